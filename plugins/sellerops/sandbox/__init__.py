@@ -1,0 +1,1 @@
+"""A simulated Amazon seller account that speaks SP-API, with ground truth."""

@@ -1,0 +1,1 @@
+"""Extractors: SP-API operations, report files and the seller mailbox."""
