@@ -1,0 +1,257 @@
+"""The ``sellerops`` command: the same library functions the DAGs call, without a scheduler."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+log = logging.getLogger("sellerops")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+# -- verbs ---------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from sellerops import migrations, warehouse
+
+    wh = warehouse.connect(args.warehouse)
+    before, after = migrations.upgrade(wh, args.revision)
+    if before == after:
+        print(f"{wh.describe()}: already at revision {after}; nothing to do")
+    else:
+        print(f"{wh.describe()}: upgraded from {before or 'empty'} to {after}")
+    return 0
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from sellerops import migrations, warehouse
+
+    wh = warehouse.connect(args.warehouse)
+    print(f"{wh.describe()}: revision {migrations.current_revision(wh) or 'none'}")
+    print(f"head revision: {migrations.head_revision()}")
+    return 0
+
+
+def cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from sellerops.sandbox import service
+
+    return service.serve_forever(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        end_date=args.end_date,
+        days=args.days,
+        orders_per_day=args.orders_per_day,
+        time_scale=args.time_scale,
+        maildir=args.maildir,
+    )
+
+
+def cmd_sandbox_truth(args: argparse.Namespace) -> int:
+    from sellerops.sandbox import service
+
+    path = service.write_truth_file(
+        seed=args.seed,
+        end_date=args.end_date,
+        days=args.days,
+        orders_per_day=args.orders_per_day,
+        out=args.out,
+    )
+    print(f"ground truth written to {path}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from sellerops import ingest
+
+    start = _utc_midnight(args.start)
+    end = _utc_midnight(args.end) + timedelta(days=1)
+    audits = ingest.ingest_range(
+        account_id=args.account,
+        marketplace_id=args.marketplace,
+        start=start,
+        end=end,
+        datasets=args.dataset or None,
+        accounts_file=args.accounts,
+        warehouse_url=args.warehouse,
+    )
+    for audit in audits:
+        print(
+            f"{audit.dataset:12} {audit.account_id}/{audit.marketplace_id}: extracted "
+            f"{audit.extracted} = loaded {audit.loaded} + quarantined {audit.quarantined} "
+            f"(inserted {audit.inserted}, updated {audit.updated})"
+        )
+    return 0
+
+
+def cmd_import_report(args: argparse.Namespace) -> int:
+    from sellerops import ingest
+
+    audits = ingest.import_report_file(
+        path=args.file,
+        report_type=args.report_type,
+        account_id=args.account,
+        marketplace_id=args.marketplace,
+        warehouse_url=args.warehouse,
+    )
+    for audit in audits:
+        print(
+            f"{audit.dataset}: extracted {audit.extracted} = loaded {audit.loaded} + "
+            f"quarantined {audit.quarantined}"
+        )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sellerops import demo
+
+    return demo.run(days=args.days, seed=args.seed, orders_per_day=args.orders_per_day)
+
+
+def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        print(f"sellerops {name}: not available in this release yet", file=sys.stderr)
+        return 2
+
+    return run
+
+
+# -- parser --------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sellerops",
+        description=(
+            "SellerOps: extract Amazon seller data (orders, returns, refunds, feedback, "
+            "buyer messages), validate it, load it into the warehouse, model KPIs and "
+            "buyer tags, and trigger policy-safe campaigns."
+        ),
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument(
+        "--warehouse",
+        metavar="URL",
+        help="SQLAlchemy URL of the warehouse (default: $SELLEROPS_WAREHOUSE_URL, the Airflow "
+        "connection sellerops_warehouse, or data/sellerops.duckdb)",
+    )
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    db = verbs.add_parser("db", help="warehouse schema migrations (Alembic)")
+    db_verbs = db.add_subparsers(dest="db_verb", metavar="ACTION", required=True)
+    up = db_verbs.add_parser("upgrade", help="create or upgrade the warehouse schemas")
+    up.add_argument("--revision", default="head", help="target revision (default: head)")
+    up.set_defaults(func=cmd_db_upgrade)
+    cur = db_verbs.add_parser("current", help="show the warehouse's schema revision")
+    cur.set_defaults(func=cmd_db_current)
+
+    sandbox = verbs.add_parser("sandbox", help="the simulated Amazon seller account")
+    sb_verbs = sandbox.add_subparsers(dest="sandbox_verb", metavar="ACTION", required=True)
+    for name, func, help_text in (
+        ("serve", cmd_sandbox_serve, "serve SP-API over HTTP from a generated seller world"),
+        ("truth", cmd_sandbox_truth, "write the ground truth of a generated world as JSON"),
+    ):
+        p = sb_verbs.add_parser(name, help=help_text)
+        p.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
+        p.add_argument(
+            "--end-date",
+            type=_date,
+            default=None,
+            help="history ends at this date (default: today)",
+        )
+        p.add_argument("--days", type=int, default=120, help="days of history (default 120)")
+        p.add_argument(
+            "--orders-per-day",
+            type=float,
+            default=None,
+            help="orders per day per account and marketplace",
+        )
+        p.set_defaults(func=func)
+        if name == "serve":
+            p.add_argument("--host", default="127.0.0.1")
+            p.add_argument("--port", type=int, default=8765)
+            p.add_argument(
+                "--time-scale", type=float, default=1.0, help="run the clock K times faster"
+            )
+            p.add_argument("--maildir", help="also write each account's mail into this folder")
+        else:
+            p.add_argument("--out", default="truth.json", help="output file")
+
+    ingest = verbs.add_parser("ingest", help="extract, validate and load a date range")
+    ingest.add_argument("--account", required=True, help="account id from the accounts file")
+    ingest.add_argument("--marketplace", help="marketplace id (default: all of the account's)")
+    ingest.add_argument("--start", type=_date, required=True, help="first day (UTC), YYYY-MM-DD")
+    ingest.add_argument("--end", type=_date, required=True, help="last day (UTC), inclusive")
+    ingest.add_argument(
+        "--dataset",
+        action="append",
+        choices=["orders", "returns", "refunds", "feedback", "messages"],
+        help="only these datasets (repeatable; default all)",
+    )
+    ingest.add_argument("--accounts", help="accounts file (default include/accounts.yaml)")
+    ingest.set_defaults(func=cmd_ingest)
+
+    report = verbs.add_parser(
+        "import-report", help="load a report file downloaded from Seller Central"
+    )
+    report.add_argument("file", help="the report file (tab-separated, optionally gzip)")
+    report.add_argument("--report-type", required=True, help="e.g. GET_SELLER_FEEDBACK_DATA")
+    report.add_argument("--account", required=True)
+    report.add_argument("--marketplace", required=True)
+    report.set_defaults(func=cmd_import_report)
+
+    for name, help_text in (
+        ("build", "build the SQL models, buyer tags and KPI marts"),
+        ("campaigns", "plan, send and report campaigns"),
+        ("report", "write the HTML KPI report"),
+        ("tags", "add or remove manual buyer tags"),
+        ("buyer", "show one buyer's profile"),
+    ):
+        verbs.add_parser(name, help=help_text).set_defaults(func=_not_yet(name))
+
+    demo = verbs.add_parser(
+        "demo", help="run the whole pipeline over the built-in sandbox into data/"
+    )
+    demo.add_argument("--days", type=int, default=60, help="days of history to ingest")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--orders-per-day", type=float, default=25.0)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "sp_api", "great_expectations", "alembic", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(f"sellerops {args.verb}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""Extract -> validate -> load for one account, marketplace and window.
+
+The DAG ``sellerops_ingest`` calls :func:`ingest_window` once per (account,
+marketplace, dataset group) for its data interval; ``sellerops ingest`` calls
+:func:`ingest_range`, which walks a range day by day through the same function.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from sellerops import datasets, identity
+from sellerops.accounts import Account, load_accounts
+from sellerops.datasets import Dataset
+from sellerops.load import LoadAudit, load_batch, new_batch_id
+from sellerops.warehouse import Warehouse, connect
+
+log = logging.getLogger(__name__)
+
+# What one ingest task extracts: a group reads one source and may feed several datasets.
+GROUPS = ("orders", "returns", "refunds", "feedback", "messages")
+DEFAULT_MAX_QUARANTINE_SHARE = 0.05
+
+
+class BatchRejected(RuntimeError):
+    """Too large a share of a batch failed validation; it was quarantined whole."""
+
+
+@dataclass
+class Batch:
+    dataset: Dataset
+    frame: pd.DataFrame
+    source: str
+    window_start: datetime
+    window_end: datetime
+    # Rows the extractor itself could not read (row_number, reason, values).
+    rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass
+class IngestContext:
+    account: Account
+    marketplace_id: str
+    start: datetime
+    end: datetime
+    pepper: bytes
+    workdir: Path
+    spapi_session: object | None = None
+
+    def session(self):
+        if self.spapi_session is None:
+            from sellerops.sources.spapi import SpApiCredentials, SpApiSession
+
+            credentials = SpApiCredentials.from_connection(self.account.spapi_conn_id)
+            self.spapi_session = SpApiSession(self.account.account_id, credentials)
+        return self.spapi_session
+
+
+# -- extractors per group ---------------------------------------------------------
+
+
+def _orders(ctx: IngestContext) -> list[Batch]:
+    from sellerops.sources.orders import SOURCE, extract_orders
+
+    orders, items = extract_orders(
+        ctx.session(), ctx.account.account_id, ctx.marketplace_id, ctx.start, ctx.end, ctx.pepper
+    )
+    return [
+        Batch(datasets.ORDERS, orders, SOURCE, ctx.start, ctx.end),
+        Batch(datasets.ORDER_ITEMS, items, SOURCE, ctx.start, ctx.end),
+    ]
+
+
+def _report_rows(ctx: IngestContext, report_type: str) -> tuple[list[dict], Path | None]:
+    from sellerops.sources.reports import read_rows, request_report
+
+    download = request_report(
+        ctx.session(), ctx.marketplace_id, report_type, ctx.start, ctx.end, workdir=ctx.workdir
+    )
+    if download.path is None:
+        return [], None
+    rows = [row for chunk in read_rows(download.path) for row in chunk]
+    return rows, download.path
+
+
+def _returns(ctx: IngestContext) -> list[Batch]:
+    from sellerops.sources import reports
+
+    batches = []
+    for report_type in (reports.MFN_RETURNS, reports.FBA_RETURNS):
+        rows, path = _report_rows(ctx, report_type)
+        if path is not None:
+            reports.require_columns(
+                path, report_type, reports.header_of(path), reports.RETURNS_REQUIRED[report_type]
+            )
+        frame = reports.returns_frame(rows, report_type, ctx.account.account_id, ctx.marketplace_id)
+        batches.append(Batch(datasets.RETURNS, frame, report_type, ctx.start, ctx.end))
+    return batches
+
+
+def _refunds(ctx: IngestContext) -> list[Batch]:
+    from sellerops.sources.refunds import SOURCE, extract_refunds
+
+    frame, window_start = extract_refunds(
+        ctx.session(), ctx.account.account_id, ctx.marketplace_id, ctx.start, ctx.end
+    )
+    return [Batch(datasets.REFUNDS, frame, SOURCE, window_start, ctx.end)]
+
+
+def _feedback(ctx: IngestContext) -> list[Batch]:
+    from sellerops.sources import reports
+
+    rows, path = _report_rows(ctx, reports.SELLER_FEEDBACK)
+    if path is not None:
+        reports.require_columns(
+            path, reports.SELLER_FEEDBACK, reports.header_of(path), reports.FEEDBACK_REQUIRED
+        )
+    frame = reports.feedback_frame(rows, ctx.account.account_id, ctx.marketplace_id, ctx.pepper)
+    return [Batch(datasets.FEEDBACK, frame, reports.SELLER_FEEDBACK, ctx.start, ctx.end)]
+
+
+def _messages(ctx: IngestContext) -> list[Batch]:
+    from sellerops.sources import mailbox
+
+    if not ctx.account.mailbox_conn_id:
+        log.info("%s has no mailbox connection; no messages", ctx.account.account_id)
+        return []
+    records, source = mailbox.read_account_mailbox(
+        ctx.account.mailbox_conn_id,
+        seller_addresses=set(ctx.account.seller_addresses),
+        pepper=ctx.pepper,
+        since=ctx.start,
+        until=ctx.end,
+    )
+    frame, rejected = mailbox.to_dataframe(records, ctx.account.account_id)
+    frame = frame[frame["marketplace_id"] == ctx.marketplace_id].copy()
+    frame["source"] = source
+    # Mail that could not be read has no marketplace: it is quarantined once, under
+    # the account's first marketplace.
+    if len(rejected) and ctx.marketplace_id != ctx.account.marketplaces[0]:
+        rejected = rejected.iloc[0:0]
+    return [
+        Batch(
+            datasets.MESSAGES,
+            frame[datasets.MESSAGES.column_names],
+            source,
+            ctx.start,
+            ctx.end,
+            rejected=rejected,
+        )
+    ]
+
+
+EXTRACTORS: dict[str, Callable[[IngestContext], list[Batch]]] = {
+    "orders": _orders,
+    "returns": _returns,
+    "refunds": _refunds,
+    "feedback": _feedback,
+    "messages": _messages,
+}
+
+
+# -- validate and load --------------------------------------------------------------
+
+
+def process_batch(
+    warehouse: Warehouse,
+    batch: Batch,
+    *,
+    account_id: str,
+    marketplace_id: str,
+    max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE,
+    docs_dir: Path | None = None,
+) -> LoadAudit:
+    """Validate one batch, then land and merge it; reject it whole past the threshold."""
+    from sellerops.validation.validate import validate_batch
+
+    started = datetime.now(UTC)
+    batch_id = new_batch_id(batch.dataset.name, account_id, marketplace_id)
+    frame = batch.frame.reset_index(drop=True)
+    outcome = validate_batch(
+        batch.dataset.name,
+        frame,
+        window_start=batch.window_start,
+        window_end=batch.window_end,
+        batch_id=batch_id,
+        account_id=account_id,
+        marketplace_id=marketplace_id,
+        docs_dir=docs_dir,
+    )
+    valid, quarantine = outcome.valid, outcome.quarantine
+    extracted = frame
+    if len(batch.rejected):
+        # Unreadable source rows count as extracted and quarantined, never as lost.
+        offset = len(frame)
+        rejected = batch.rejected.reset_index(drop=True).copy()
+        rejected["row_number"] = range(offset, offset + len(rejected))
+        rejected["dataset"] = batch.dataset.name
+        rejected["batch_id"] = batch_id
+        rejected["account_id"] = account_id
+        rejected["marketplace_id"] = marketplace_id
+        quarantine = pd.concat([quarantine, rejected], ignore_index=True)
+        placeholder = pd.DataFrame(index=range(len(rejected)), columns=frame.columns)
+        placeholder["account_id"] = account_id
+        placeholder["marketplace_id"] = marketplace_id
+        extracted = pd.concat([frame, placeholder.astype(frame.dtypes)], ignore_index=True)
+    share = len(quarantine) / len(extracted) if len(extracted) else 0.0
+    rejected_whole = share > max_quarantine_share
+    detail = None
+    if rejected_whole:
+        detail = (
+            f"{len(quarantine)} of {len(extracted)} rows failed validation "
+            f"({share:.1%} > {max_quarantine_share:.1%}); batch quarantined whole"
+        )
+        extra = valid.copy()
+        extra_q = pd.DataFrame(
+            {
+                "dataset": batch.dataset.name,
+                "batch_id": batch_id,
+                "account_id": account_id,
+                "marketplace_id": marketplace_id,
+                "row_number": [int(i) for i in valid.index],
+                "reason": "batch rejected: " + detail,
+                "values": None,
+            }
+        )
+        quarantine = pd.concat([quarantine, extra_q], ignore_index=True)
+        valid = extra.iloc[0:0]
+    audit = load_batch(
+        warehouse,
+        batch.dataset,
+        extracted,
+        valid,
+        quarantine,
+        batch_id=batch_id,
+        account_id=account_id,
+        marketplace_id=marketplace_id,
+        source=batch.source,
+        window_start=batch.window_start,
+        window_end=batch.window_end,
+        validation_run=outcome.run,
+        started_at=started,
+        detail=detail,
+    )
+    if rejected_whole:
+        raise BatchRejected(f"{batch_id}: {detail}")
+    return audit
+
+
+def ingest_window(
+    warehouse: Warehouse,
+    account: Account,
+    marketplace_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    groups: Iterable[str] = GROUPS,
+    pepper: bytes | None = None,
+    spapi_session=None,
+    docs_dir: Path | None = None,
+    max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE,
+) -> list[LoadAudit]:
+    """Extract, validate and load the given dataset groups for [start, end)."""
+    if marketplace_id not in account.marketplaces:
+        raise ValueError(
+            f"account {account.account_id} does not sell on {marketplace_id}; "
+            f"its marketplaces: {', '.join(account.marketplaces)}"
+        )
+    pepper = pepper or identity.load_pepper()
+    audits = []
+    with tempfile.TemporaryDirectory(prefix="sellerops-ingest-") as workdir:
+        ctx = IngestContext(
+            account, marketplace_id, start, end, pepper, Path(workdir), spapi_session
+        )
+        for group in groups:
+            if group not in EXTRACTORS:
+                raise ValueError(f"unknown dataset group {group!r}; known: {', '.join(GROUPS)}")
+            log.info(
+                "%s %s %s: extracting %s .. %s",
+                account.account_id,
+                marketplace_id,
+                group,
+                start.isoformat(),
+                end.isoformat(),
+            )
+            for batch in EXTRACTORS[group](ctx):
+                audits.append(
+                    process_batch(
+                        warehouse,
+                        batch,
+                        account_id=account.account_id,
+                        marketplace_id=marketplace_id,
+                        docs_dir=docs_dir,
+                        max_quarantine_share=max_quarantine_share,
+                    )
+                )
+    return audits
+
+
+def day_windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    windows = []
+    cursor = start
+    while cursor < end:
+        windows.append((cursor, min(cursor + timedelta(days=1), end)))
+        cursor += timedelta(days=1)
+    return windows
+
+
+def ingest_range(
+    *,
+    account_id: str,
+    marketplace_id: str | None,
+    start: datetime,
+    end: datetime,
+    datasets: Iterable[str] | None = None,
+    accounts_file: str | None = None,
+    warehouse_url: str | None = None,
+    pepper: bytes | None = None,
+) -> list[LoadAudit]:
+    """``sellerops ingest``: every day of [start, end) for one account (all or one marketplace)."""
+    account = load_accounts(accounts_file).get(account_id)
+    marketplaces = [marketplace_id] if marketplace_id else list(account.marketplaces)
+    warehouse = connect(warehouse_url)
+    audits = []
+    windows = day_windows(start, end)
+    for index, (day_start, day_end) in enumerate(windows, 1):
+        for marketplace in marketplaces:
+            audits += ingest_window(
+                warehouse,
+                account,
+                marketplace,
+                day_start,
+                day_end,
+                groups=list(datasets or GROUPS),
+                pepper=pepper,
+            )
+        log.info("ingest %s: day %d of %d done", account_id, index, len(windows))
+    return audits
