@@ -177,6 +177,7 @@ class SpApiSession:
         base_delay: float = 2.0,
         max_delay: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
     ):
         self.account_id = account_id
@@ -185,6 +186,7 @@ class SpApiSession:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._sleep = sleep
+        self._clock = clock
         self._random = random.Random(seed)
         self._buckets: dict[str, TokenBucket] = {}
         self.stats: dict[str, CallStats] = {}
@@ -220,7 +222,9 @@ class SpApiSession:
     def bucket(self, operation: str) -> TokenBucket:
         if operation not in self._buckets:
             rate, burst = USAGE_PLANS.get(operation, (1.0, 1))
-            self._buckets[operation] = TokenBucket(rate * self.credentials.time_scale, burst)
+            self._buckets[operation] = TokenBucket(
+                rate * self.credentials.time_scale, burst, clock=self._clock
+            )
         return self._buckets[operation]
 
     def _note_rate_header(self, operation: str, headers) -> None:

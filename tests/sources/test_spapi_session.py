@@ -1,0 +1,94 @@
+"""Quota pacing and retries around python-amazon-sp-api calls, with an injected clock."""
+
+from __future__ import annotations
+
+import pytest
+from sp_api.base.exceptions import (
+    SellingApiBadRequestException,
+    SellingApiRequestThrottledException,
+    SellingApiServerException,
+)
+
+from sellerops.sources.spapi import SpApiCredentials, SpApiSession, TokenBucket
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_token_bucket_burst_then_rate():
+    clock = FakeClock()
+    bucket = TokenBucket(rate=0.5, burst=3, clock=clock)
+    assert [bucket.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.reserve() == pytest.approx(2.0)  # one token every 2 s
+    clock.now += 2.0
+    assert bucket.reserve() == pytest.approx(2.0)  # the next one is already promised
+
+
+def _session(clock, **kw):
+    creds = SpApiCredentials("id", "secret", "Atzr|x")
+    session = SpApiSession("acme", creds, sleep=clock.sleep, clock=clock, seed=1, **kw)
+    return session
+
+
+class Response:
+    headers = {"x-amzn-RateLimit-Limit": "2.0"}
+
+
+def test_retries_throttling_and_server_errors_then_succeeds():
+    clock = FakeClock()
+    session = _session(clock)
+    failures = [
+        SellingApiRequestThrottledException([{"code": "QuotaExceeded", "message": "q"}], {}),
+        SellingApiServerException([{"code": "InternalFailure", "message": "x"}], {}),
+    ]
+
+    def call():
+        if failures:
+            raise failures.pop(0)
+        return Response()
+
+    assert isinstance(session.call("getOrder", call), Response)
+    stats = session.stats["getOrder"]
+    assert (stats.calls, stats.throttled, stats.retried) == (3, 1, 2)
+    # Equal-jitter back-off: attempt 1 waits 1..2 s, attempt 2 waits 2..4 s.
+    assert 3.0 <= clock.now <= 6.0
+    assert session.bucket("getOrder").rate == 2.0  # corrected by the header
+
+
+def test_client_errors_are_not_retried():
+    clock = FakeClock()
+    session = _session(clock)
+
+    def call():
+        raise SellingApiBadRequestException([{"code": "InvalidInput", "message": "bad"}], {})
+
+    with pytest.raises(SellingApiBadRequestException):
+        session.call("getOrder", call)
+    assert session.stats["getOrder"].calls == 1
+
+
+def test_gives_up_loudly_after_max_attempts():
+    clock = FakeClock()
+    session = _session(clock, max_attempts=3)
+
+    def call():
+        raise SellingApiServerException([{"code": "InternalFailure", "message": "down"}], {})
+
+    with pytest.raises(RuntimeError, match="getOrder failed after 3 attempts"):
+        session.call("getOrder", call)
+
+
+def test_pacing_waits_for_the_documented_rate():
+    clock = FakeClock()
+    session = _session(clock)
+    for _ in range(30 + 2):  # getOrder: burst 30, then 0.5 per second
+        session.call("getOrder", lambda: object())
+    assert clock.now == pytest.approx(4.0)
