@@ -7,6 +7,7 @@ marketplace, dataset group) for its data interval; ``sellerops ingest`` calls
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ import pandas as pd
 from sellerops import datasets, identity
 from sellerops.accounts import Account, load_accounts
 from sellerops.datasets import Dataset
+from sellerops.frames import typed_frame
 from sellerops.load import LoadAudit, load_batch, new_batch_id
 from sellerops.warehouse import Warehouse, connect
 
@@ -126,22 +128,51 @@ def _feedback(ctx: IngestContext) -> list[Batch]:
     return [Batch(datasets.FEEDBACK, frame, reports.SELLER_FEEDBACK, ctx.start, ctx.end)]
 
 
+def _read_mailbox(ctx: IngestContext):
+    """Records from the account's mailbox connection: IMAP, or a local Maildir (extra.maildir)."""
+    from airflow.sdk import BaseHook
+
+    from sellerops.sources import mailbox
+
+    conn = BaseHook.get_connection(ctx.account.mailbox_conn_id)
+    extra = conn.extra_dejson or {}
+    options = {
+        "seller_addresses": set(ctx.account.seller_addresses),
+        "pepper": ctx.pepper,
+        "since": ctx.start,
+        "until": ctx.end,
+    }
+    if extra.get("maildir"):
+        return mailbox.read_maildir(extra["maildir"], **options), "maildir"
+    if not conn.host or not conn.login:
+        raise ValueError(
+            f"mailbox connection {ctx.account.mailbox_conn_id!r} needs host and login "
+            "(IMAP) or extra.maildir (a local Maildir)"
+        )
+    records = mailbox.read_imap(
+        conn.host,
+        int(conn.port or (993 if extra.get("ssl", True) else 143)),
+        conn.login,
+        conn.password or "",
+        ssl=bool(extra.get("ssl", True)),
+        starttls=bool(extra.get("starttls", False)),
+        folders=tuple(extra.get("folders", ("INBOX", "Sent"))),
+        **options,
+    )
+    return records, "imap"
+
+
 def _messages(ctx: IngestContext) -> list[Batch]:
     from sellerops.sources import mailbox
 
     if not ctx.account.mailbox_conn_id:
         log.info("%s has no mailbox connection; no messages", ctx.account.account_id)
         return []
-    records, source = mailbox.read_account_mailbox(
-        ctx.account.mailbox_conn_id,
-        seller_addresses=set(ctx.account.seller_addresses),
-        pepper=ctx.pepper,
-        since=ctx.start,
-        until=ctx.end,
-    )
+    records, source = _read_mailbox(ctx)
     frame, rejected = mailbox.to_dataframe(records, ctx.account.account_id)
     frame = frame[frame["marketplace_id"] == ctx.marketplace_id].copy()
     frame["source"] = source
+    frame = typed_frame(datasets.MESSAGES, frame)
     # Mail that could not be read has no marketplace: it is quarantined once, under
     # the account's first marketplace.
     if len(rejected) and ctx.marketplace_id != ctx.account.marketplaces[0]:
@@ -149,7 +180,7 @@ def _messages(ctx: IngestContext) -> list[Batch]:
     return [
         Batch(
             datasets.MESSAGES,
-            frame[datasets.MESSAGES.column_names],
+            frame,
             source,
             ctx.start,
             ctx.end,
@@ -201,6 +232,12 @@ def process_batch(
         # Unreadable source rows count as extracted and quarantined, never as lost.
         offset = len(frame)
         rejected = batch.rejected.reset_index(drop=True).copy()
+        if "values" not in rejected:
+            context = [c for c in rejected.columns if c not in ("reason", "account_id")]
+            rejected["values"] = [
+                json.dumps(row, default=str, ensure_ascii=False)
+                for row in rejected[context].to_dict("records")
+            ]
         rejected["row_number"] = range(offset, offset + len(rejected))
         rejected["dataset"] = batch.dataset.name
         rejected["batch_id"] = batch_id
