@@ -1,0 +1,1 @@
+"""Warehouse models: the SQL runner, predictive value, and the marts they build."""
