@@ -199,4 +199,6 @@ class World:
                 raise ValueError(f"world has no table {name!r}")
             got = list(self.tables[name].columns)
             if got != list(columns):
-                raise ValueError(f"world table {name!r} has columns {got}, expected {list(columns)}")
+                raise ValueError(
+                    f"world table {name!r} has columns {got}, expected {list(columns)}"
+                )
