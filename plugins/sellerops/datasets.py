@@ -67,7 +67,10 @@ ORDERS = Dataset(
     key=("account_id", "order_id"),
     version_column="last_updated_time",
     window_column="last_updated_time",
-    doc="One row per Amazon order; later status changes update the row.",
+    doc=(
+        "One row per Amazon order; later status changes update the row. core.orders also "
+        "has buyer_key, the resolved buyer identity (see sellerops.identity_resolution)."
+    ),
     columns=(
         *_PARTITION,
         C("order_id", "text", False, "Amazon order id NNN-NNNNNNN-NNNNNNN"),
@@ -77,7 +80,8 @@ ORDERS = Dataset(
         C("fulfillment_channel", "text", False, "AFN (fulfilled by Amazon) or MFN (merchant)"),
         C("sales_channel", "text", True, "e.g. Amazon.com"),
         C("is_business_order", "bool", True, "Amazon Business order"),
-        C("buyer_key", "text", True, "pseudonymous buyer key (HMAC), null when unknown"),
+        C("buyer_email_key", "text", True, "HMAC of the buyer's relay e-mail (FBM orders only)"),
+        C("buyer_recipient_key", "text", True, "HMAC of recipient name + postal code + country"),
         C("identity_source", "text", False, "buyer_email, recipient or none"),
         C("ship_city", "text", True, "ship-to city"),
         C("ship_state", "text", True, "ship-to state or region code"),

@@ -19,6 +19,12 @@ Identity sources, in order of preference (stored in ``identity_source``):
     a different key from the e-mail one.
 ``none``
     nothing to build a key from: the row loads with a null key.
+
+Amazon gives the buyer's e-mail only for merchant-fulfilled orders, so an FBA
+order carries a recipient key while the same buyer's FBM orders, messages and
+feedback carry e-mail keys. :mod:`sellerops.identity_resolution` links the two
+wherever an order shows both (or a message or feedback names the order) and
+writes the resolved ``buyer_key`` on ``core.orders``.
 """
 
 from __future__ import annotations
@@ -95,6 +101,43 @@ def key_from_email(pepper: bytes, email: str | None) -> str | None:
     return _digest(pepper, "email:" + normalised)
 
 
+def key_from_recipient(
+    pepper: bytes,
+    recipient_name: str | None,
+    postal_code: str | None,
+    country_code: str | None,
+) -> str | None:
+    name = normalise_text(recipient_name)
+    postal = normalise_text(postal_code).replace(" ", "")
+    if not (name and postal):
+        return None
+    country = normalise_text(country_code)
+    return _digest(pepper, f"recipient:{name}|{postal}|{country}")
+
+
+def order_identity(
+    pepper: bytes,
+    email: str | None,
+    recipient_name: str | None,
+    postal_code: str | None,
+    country_code: str | None,
+) -> dict[str, str | None]:
+    """Both keys an order can give, and which one identifies the buyer."""
+    email_key = key_from_email(pepper, email)
+    recipient_key = key_from_recipient(pepper, recipient_name, postal_code, country_code)
+    if email_key:
+        source = SOURCE_EMAIL
+    elif recipient_key:
+        source = SOURCE_RECIPIENT
+    else:
+        source = SOURCE_NONE
+    return {
+        "buyer_email_key": email_key,
+        "buyer_recipient_key": recipient_key,
+        "identity_source": source,
+    }
+
+
 def buyer_key(
     pepper: bytes,
     email: str | None = None,
@@ -106,9 +149,7 @@ def buyer_key(
     key = key_from_email(pepper, email)
     if key is not None:
         return key, SOURCE_EMAIL
-    name = normalise_text(recipient_name)
-    postal = normalise_text(postal_code).replace(" ", "")
-    if name and postal:
-        country = normalise_text(country_code)
-        return _digest(pepper, f"recipient:{name}|{postal}|{country}"), SOURCE_RECIPIENT
+    key = key_from_recipient(pepper, recipient_name, postal_code, country_code)
+    if key is not None:
+        return key, SOURCE_RECIPIENT
     return None, SOURCE_NONE

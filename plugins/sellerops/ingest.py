@@ -12,15 +12,17 @@ import logging
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from sellerops import datasets, identity
-from sellerops.accounts import Account, load_accounts
+from sellerops.accounts import MARKETPLACES, Account, load_accounts
 from sellerops.datasets import Dataset
 from sellerops.frames import typed_frame
+from sellerops.identity_resolution import resolve_identities
 from sellerops.load import LoadAudit, load_batch, new_batch_id
 from sellerops.warehouse import Warehouse, connect
 
@@ -55,6 +57,19 @@ class IngestContext:
     pepper: bytes
     workdir: Path
     spapi_session: object | None = None
+
+    @property
+    def zone(self) -> str:
+        """The marketplace's time zone, in which reports write bare dates."""
+        return MARKETPLACES[self.marketplace_id][2]
+
+    def local_days(self) -> tuple[date, date]:
+        """First and last local date the window [start, end) touches."""
+        zone = ZoneInfo(self.zone)
+        return (
+            self.start.astimezone(zone).date(),
+            (self.end - timedelta(microseconds=1)).astimezone(zone).date(),
+        )
 
     def session(self):
         if self.spapi_session is None:
@@ -102,8 +117,19 @@ def _returns(ctx: IngestContext) -> list[Batch]:
             reports.require_columns(
                 path, report_type, reports.header_of(path), reports.RETURNS_REQUIRED[report_type]
             )
-        frame = reports.returns_frame(rows, report_type, ctx.account.account_id, ctx.marketplace_id)
-        batches.append(Batch(datasets.RETURNS, frame, report_type, ctx.start, ctx.end))
+        frame = reports.returns_frame(
+            rows, report_type, ctx.account.account_id, ctx.marketplace_id, zone=ctx.zone
+        )
+        window_start, window_end = ctx.start, ctx.end
+        if report_type == reports.MFN_RETURNS:
+            # Bare local dates, read as local midnight: whole local days of the window.
+            first_day, last_day = ctx.local_days()
+            zone = ZoneInfo(ctx.zone)
+            window_start = datetime.combine(first_day, time.min, tzinfo=zone).astimezone(UTC)
+            window_end = datetime.combine(
+                last_day + timedelta(days=1), time.min, tzinfo=zone
+            ).astimezone(UTC)
+        batches.append(Batch(datasets.RETURNS, frame, report_type, window_start, window_end))
     return batches
 
 
@@ -125,7 +151,11 @@ def _feedback(ctx: IngestContext) -> list[Batch]:
             path, reports.SELLER_FEEDBACK, reports.header_of(path), reports.FEEDBACK_REQUIRED
         )
     frame = reports.feedback_frame(rows, ctx.account.account_id, ctx.marketplace_id, ctx.pepper)
-    return [Batch(datasets.FEEDBACK, frame, reports.SELLER_FEEDBACK, ctx.start, ctx.end)]
+    # feedback_date is a bare local date: check it against the window's local dates.
+    first_day, last_day = ctx.local_days()
+    window_start = datetime.combine(first_day, time.min, tzinfo=UTC)
+    window_end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=UTC)
+    return [Batch(datasets.FEEDBACK, frame, reports.SELLER_FEEDBACK, window_start, window_end)]
 
 
 def _read_mailbox(ctx: IngestContext):
@@ -338,6 +368,8 @@ def ingest_window(
                         max_quarantine_share=max_quarantine_share,
                     )
                 )
+        if {"orders", "messages", "feedback"} & set(groups):
+            resolve_identities(warehouse, account.account_id)
     return audits
 
 

@@ -63,7 +63,12 @@ def test_order_row_values():
     assert order["order_status"] == "SHIPPED"
     assert order["fulfillment_channel"] == "MFN"
     assert order["is_business_order"] is True
-    assert order["buyer_key"] == identity.key_from_email(PEPPER, "abc123@marketplace.amazon.com")
+    assert order["buyer_email_key"] == identity.key_from_email(
+        PEPPER, "abc123@marketplace.amazon.com"
+    )
+    assert order["buyer_recipient_key"] == identity.key_from_recipient(
+        PEPPER, "Zoë Smith", "80202", "US"
+    )
     assert order["identity_source"] == "buyer_email"
     assert (order["ship_city"], order["ship_state"], order["ship_postal_code"]) == (
         "Denver",
@@ -90,13 +95,13 @@ def test_no_personal_data_in_rows():
 def test_missing_buyer_falls_back_to_recipient():
     order = {**ORDER, "buyer": None}
     (row,), _ = order_rows([order], "acme-outdoor", PEPPER)
-    key, source = identity.buyer_key(
-        PEPPER, recipient_name="Zoë Smith", postal_code="80202", country_code="US"
-    )
-    assert (row["buyer_key"], row["identity_source"]) == (key, "recipient")
+    key = identity.key_from_recipient(PEPPER, "Zoë Smith", "80202", "US")
+    assert (row["buyer_email_key"], row["buyer_recipient_key"]) == (None, key)
+    assert row["identity_source"] == "recipient"
 
 
 def test_no_buyer_and_no_recipient_loads_with_null_key():
     order = {**ORDER, "buyer": None, "recipient": None}
     (row,), _ = order_rows([order], "acme-outdoor", PEPPER)
-    assert (row["buyer_key"], row["identity_source"]) == (None, "none")
+    assert (row["buyer_email_key"], row["buyer_recipient_key"]) == (None, None)
+    assert row["identity_source"] == "none"

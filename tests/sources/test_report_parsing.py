@@ -129,6 +129,7 @@ def test_all_orders_report_rows_become_orders_and_items(tmp_path):
     assert (order["order_status"], order["fulfillment_channel"]) == ("SHIPPED", "AFN")
     assert order["order_total"] == pytest.approx(20 + 1 + 15 + 1 - 5)
     assert order["promotion_ids"] == "FALL5"
-    assert (order["buyer_key"], order["identity_source"]) == (None, "none")
+    assert (order["buyer_email_key"], order["buyer_recipient_key"]) == (None, None)
+    assert order["identity_source"] == "none"
     assert list(items["quantity"]) == [2, 1]
     assert list(items["promotion_discount"]) == [0.0, 5.0]

@@ -1036,8 +1036,11 @@ class _Api:
                 section["buyerEmail"] = buyer["email"]
             out["buyer"] = section
         if "RECIPIENT" in included:
+            # The recipient's name comes with the address (it is what identifies FBA
+            # buyers, whose e-mail Amazon withholds); street lines are never served.
             out["recipient"] = {
                 "deliveryAddress": {
+                    **({"name": buyer["name"]} if buyer is not None else {}),
                     "city": o["ship_city"],
                     "stateOrRegion": o["ship_state"],
                     "postalCode": o["ship_postal_code"],

@@ -54,12 +54,12 @@ def order_rows(
         fulfillment = order.get("fulfillment") or {}
         address = (order.get("recipient") or {}).get("deliveryAddress") or {}
         buyer = order.get("buyer") or {}
-        key, source = identity.buyer_key(
+        keys = identity.order_identity(
             pepper,
-            email=buyer.get("buyerEmail"),
-            recipient_name=address.get("name"),
-            postal_code=address.get("postalCode"),
-            country_code=address.get("countryCode"),
+            buyer.get("buyerEmail"),
+            address.get("name"),
+            address.get("postalCode"),
+            address.get("countryCode"),
         )
         ship_times = [p.get("shipTime") for p in order.get("packages") or () if p.get("shipTime")]
         proceeds = order.get("proceeds") or {}
@@ -114,8 +114,7 @@ def order_rows(
                 "fulfillment_channel": _FULFILLED_BY.get(fulfillment.get("fulfilledBy")),
                 "sales_channel": channel.get("channelName"),
                 "is_business_order": "AMAZON_BUSINESS" in (order.get("programs") or ()),
-                "buyer_key": key,
-                "identity_source": source,
+                **keys,
                 "ship_city": address.get("city"),
                 "ship_state": address.get("stateOrRegion"),
                 "ship_postal_code": address.get("postalCode"),

@@ -238,7 +238,8 @@ def header_of(path: Path) -> set[str]:
 # -- parsers: rows -> typed dataset frames --------------------------------------------
 
 
-def _parse_time(value: str | None, *, dayfirst: bool = False):
+def _parse_time(value: str | None, *, zone: str = "UTC"):
+    """A report time as UTC; a bare date is midnight of that day in ``zone``."""
     if value is None or not str(value).strip():
         return None
     text = str(value).strip()
@@ -247,7 +248,7 @@ def _parse_time(value: str | None, *, dayfirst: bool = False):
             parsed = datetime.strptime(text, fmt)
         except ValueError:
             continue
-        return pd.Timestamp(parsed, tz="UTC")
+        return pd.Timestamp(parsed).tz_localize(zone).tz_convert("UTC")
     try:
         stamp = pd.Timestamp(text)
     except (ValueError, TypeError):
@@ -288,8 +289,13 @@ def _scrub(text):
 
 
 def returns_frame(
-    rows: list[dict[str, str]], report_type: str, account_id: str, marketplace_id: str
+    rows: list[dict[str, str]],
+    report_type: str,
+    account_id: str,
+    marketplace_id: str,
+    zone: str = "UTC",
 ) -> pd.DataFrame:
+    """Return lines; the MFN report's bare dates are days in the marketplace ``zone``."""
     records = []
     for row in rows:
         if report_type == FBA_RETURNS:
@@ -318,7 +324,7 @@ def returns_frame(
                     "sku": sku,
                     "asin": _text(row.get("asin")),
                     "quantity": _int(row.get("return-quantity")),
-                    "return_time": _parse_time(row.get("return-request-date")),
+                    "return_time": _parse_time(row.get("return-request-date"), zone=zone),
                     "reason": _text(row.get("return-reason")),
                     "status": _text(row.get("return-request-status")),
                     "fulfillment_channel": "MFN",
@@ -377,12 +383,12 @@ def all_orders_frames(
         order_id = _text(row.get("amazon-order-id") or row.get("order-id"))
         updated = _parse_time(row.get("last-updated-date") or row.get("payments-date"))
         purchased = _parse_time(row.get("purchase-date"))
-        key, id_source = identity.buyer_key(
+        keys = identity.order_identity(
             pepper,
-            email=_text(row.get("buyer-email")),
-            recipient_name=_text(row.get("recipient-name")),
-            postal_code=_text(row.get("ship-postal-code")),
-            country_code=_text(row.get("ship-country")),
+            _text(row.get("buyer-email")),
+            _text(row.get("recipient-name")),
+            _text(row.get("ship-postal-code")),
+            _text(row.get("ship-country")),
         )
         promos = _text(row.get("promotion-ids")) or ""
         item_price = _money(row.get("item-price"))
@@ -398,8 +404,7 @@ def all_orders_frames(
                 "fulfillment_channel": _channel(row.get("fulfillment-channel")),
                 "sales_channel": _text(row.get("sales-channel")),
                 "is_business_order": (_text(row.get("is-business-order")) or "").lower() == "true",
-                "buyer_key": key,
-                "identity_source": id_source,
+                **keys,
                 "ship_city": _text(row.get("ship-city")),
                 "ship_state": _text(row.get("ship-state")),
                 "ship_postal_code": _text(row.get("ship-postal-code")),

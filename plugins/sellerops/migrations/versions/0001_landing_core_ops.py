@@ -31,7 +31,8 @@ DATASETS = {
         """account_id text not null, marketplace_id text not null, order_id text not null,
         purchase_time timestamp not null, last_updated_time timestamp not null,
         order_status text not null, fulfillment_channel text not null, sales_channel text,
-        is_business_order bool, buyer_key text, identity_source text not null, ship_city text,
+        is_business_order bool, buyer_email_key text, buyer_recipient_key text,
+        identity_source text not null, ship_city text,
         ship_state text, ship_postal_code text, ship_country text, ship_time timestamp,
         latest_delivery_time timestamp, currency text, order_total money, promotion_ids text,
         source text not null""",
@@ -108,6 +109,16 @@ def upgrade() -> None:
             schema="core",
         )
 
+    # The resolved buyer identity of an order, maintained by identity resolution.
+    op.add_column("orders", sa.Column("buyer_key", sa.Text), schema="core")
+    op.create_table(
+        "buyer_aliases",
+        sa.Column("account_id", sa.Text, nullable=False),
+        sa.Column("alias_key", sa.Text, nullable=False),
+        sa.Column("buyer_key", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("account_id", "alias_key", name="pk_buyer_aliases"),
+        schema="core",
+    )
     op.create_table(
         "load_audit",
         sa.Column("batch_id", sa.Text, primary_key=True),
@@ -161,6 +172,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("validation_runs", "quarantine", "load_audit"):
         op.drop_table(table, schema="ops")
+    op.drop_table("buyer_aliases", schema="core")
     for name in DATASETS:
         op.drop_table(name, schema="core")
         op.drop_table(name, schema="raw")
