@@ -107,6 +107,8 @@ def cmd_import_report(args: argparse.Namespace) -> int:
         account_id=args.account,
         marketplace_id=args.marketplace,
         warehouse_url=args.warehouse,
+        accounts_file=args.accounts,
+        max_quarantine_share=args.max_quarantine_share,
     )
     for audit in audits:
         print(
@@ -212,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--report-type", required=True, help="e.g. GET_SELLER_FEEDBACK_DATA")
     report.add_argument("--account", required=True)
     report.add_argument("--marketplace", required=True)
+    report.add_argument("--accounts", help="accounts file (default include/accounts.yaml)")
+    report.add_argument(
+        "--max-quarantine-share",
+        type=float,
+        default=0.05,
+        help="reject a chunk whole when more than this share of its rows fail (default 0.05)",
+    )
     report.set_defaults(func=cmd_import_report)
 
     for name, help_text in (

@@ -108,7 +108,7 @@ ORDER_ITEMS = Dataset(
         C("order_id", "text", False, "Amazon order id"),
         C("sku", "text", False, "seller SKU"),
         C("order_item_id", "text", True, "Amazon order item id (API and shipping report)"),
-        C("asin", "text", False, "Amazon product id"),
+        C("asin", "text", True, "Amazon product id (the shipping order report has none)"),
         C("quantity", "int", False, "units ordered"),
         C("item_price", "money", True, "price of all units of the line"),
         C("item_tax", "money", True, "tax on the line"),

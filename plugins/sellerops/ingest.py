@@ -412,3 +412,125 @@ def ingest_range(
             )
         log.info("ingest %s: day %d of %d done", account_id, index, len(windows))
     return audits
+
+
+# -- report files downloaded from Seller Central ---------------------------------------
+
+# The whole span a hand-downloaded file may cover: its rows are checked for shape, not window.
+_FILE_WINDOW = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+
+def _file_chunks(path: Path, order_column: str | None) -> Iterable[list[dict]]:
+    """Chunks of rows; with ``order_column``, an order's lines never straddle two chunks."""
+    from sellerops.sources.reports import read_rows
+
+    pending: list[dict] = []
+    for chunk in read_rows(path):
+        if pending and order_column:
+            # The next chunk exists: hand over the last order's lines with it.
+            last = pending[-1].get(order_column)
+            cut = len(pending)
+            while cut > 0 and pending[cut - 1].get(order_column) == last:
+                cut -= 1
+            if cut > 0:
+                yield pending[:cut]
+                pending = pending[cut:]
+        elif pending:
+            yield pending
+            pending = []
+        pending = pending + chunk
+    if pending:
+        yield pending
+
+
+def _split_problem_rows(rows: list[dict], path: Path) -> tuple[list[dict], pd.DataFrame]:
+    good = [r for r in rows if "__problem" not in r]
+    bad = [r for r in rows if "__problem" in r]
+    from sellerops.validation.validate import redact_row
+
+    rejected = pd.DataFrame(
+        {
+            "reason": [f"{path.name}: {r['__problem']}" for r in bad],
+            "values": [
+                json.dumps(redact_row({k: v for k, v in r.items() if not k.startswith("__")}))
+                for r in bad
+            ],
+        }
+    )
+    return good, rejected
+
+
+def import_report_file(
+    *,
+    path: str | Path,
+    report_type: str,
+    account_id: str,
+    marketplace_id: str,
+    warehouse_url: str | None = None,
+    accounts_file: str | None = None,
+    pepper: bytes | None = None,
+    max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE,
+) -> list[LoadAudit]:
+    """``sellerops import-report``: load a report file through the same parsers and checks."""
+    from sellerops.sources import reports
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such report file: {path}")
+    account = load_accounts(accounts_file).get(account_id)
+    if marketplace_id not in account.marketplaces:
+        raise ValueError(f"account {account_id} does not sell on {marketplace_id}")
+    pepper = pepper or identity.load_pepper()
+    zone = MARKETPLACES[marketplace_id][2]
+    present = reports.header_of(path)
+    required = {
+        reports.ALL_ORDERS: reports.ALL_ORDERS_REQUIRED,
+        reports.ORDERS_SHIPPING: reports.SHIPPING_REQUIRED,
+        reports.MFN_RETURNS: reports.RETURNS_REQUIRED[reports.MFN_RETURNS],
+        reports.FBA_RETURNS: reports.RETURNS_REQUIRED[reports.FBA_RETURNS],
+        reports.SELLER_FEEDBACK: reports.FEEDBACK_REQUIRED,
+    }
+    if report_type not in required:
+        raise ValueError(
+            f"unsupported report type {report_type!r}; supported: {', '.join(sorted(required))}"
+        )
+    reports.require_columns(path, report_type, present, required[report_type])
+    order_column = {
+        reports.ALL_ORDERS: "amazon-order-id",
+        reports.ORDERS_SHIPPING: "order-id",
+    }.get(report_type)
+    warehouse = connect(warehouse_url)
+    audits: list[LoadAudit] = []
+    for rows in _file_chunks(path, order_column):
+        good, rejected = _split_problem_rows(rows, path)
+        if order_column:
+            orders, items = reports.all_orders_frames(
+                good, account_id, marketplace_id, pepper, report_type
+            )
+            batches = [
+                Batch(datasets.ORDERS, orders, report_type, *_FILE_WINDOW, rejected=rejected),
+                Batch(datasets.ORDER_ITEMS, items, report_type, *_FILE_WINDOW),
+            ]
+        elif report_type == reports.SELLER_FEEDBACK:
+            frame = reports.feedback_frame(good, account_id, marketplace_id, pepper)
+            batches = [
+                Batch(datasets.FEEDBACK, frame, report_type, *_FILE_WINDOW, rejected=rejected)
+            ]
+        else:
+            frame = reports.returns_frame(good, report_type, account_id, marketplace_id, zone=zone)
+            batches = [
+                Batch(datasets.RETURNS, frame, report_type, *_FILE_WINDOW, rejected=rejected)
+            ]
+        for batch in batches:
+            audits.append(
+                process_batch(
+                    warehouse,
+                    batch,
+                    account_id=account_id,
+                    marketplace_id=marketplace_id,
+                    max_quarantine_share=max_quarantine_share,
+                )
+            )
+        log.info("%s: %d rows read so far", path.name, sum(a.extracted for a in audits))
+    resolve_identities(warehouse, account_id)
+    return audits

@@ -400,8 +400,10 @@ def all_orders_frames(
                 "order_id": order_id,
                 "purchase_time": purchased,
                 "last_updated_time": updated or purchased,
-                "order_status": _status(row.get("order-status")),
-                "fulfillment_channel": _channel(row.get("fulfillment-channel")),
+                # The shipping order report lists merchant-fulfilled orders awaiting
+                # shipment and has no status or channel columns.
+                "order_status": _status(row.get("order-status") or "Unshipped"),
+                "fulfillment_channel": _channel(row.get("fulfillment-channel") or "MFN"),
                 "sales_channel": _text(row.get("sales-channel")),
                 "is_business_order": (_text(row.get("is-business-order")) or "").lower() == "true",
                 **keys,

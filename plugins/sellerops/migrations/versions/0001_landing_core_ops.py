@@ -40,7 +40,7 @@ DATASETS = {
     ),
     "order_items": (
         """account_id text not null, marketplace_id text not null, order_id text not null,
-        sku text not null, order_item_id text, asin text not null, quantity int not null,
+        sku text not null, order_item_id text, asin text, quantity int not null,
         item_price money, item_tax money, shipping_price money, promotion_discount money,
         promotion_ids text, currency text, last_updated_time timestamp not null,
         source text not null""",
