@@ -191,13 +191,16 @@ def extract_orders(
     end: datetime,
     pepper: bytes,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Orders and items last updated in [start, end) as typed frames."""
-    orders: list[dict] = []
-    items: list[dict] = []
+    """Orders and items last updated in [start, end) as typed frames.
+
+    Keyed by order id while reading, so a window read again after a refused
+    pagination token yields each order once (the last version read).
+    """
+    by_order: dict[str, dict] = {}
     for page in search_pages(session, marketplace_id, start, end):
-        page_orders, page_items = order_rows(page, account_id, pepper)
-        orders.extend(page_orders)
-        items.extend(page_items)
+        for order in page:
+            by_order[order["orderId"]] = order
+    orders, items = order_rows(by_order.values(), account_id, pepper)
     return (
         typed_frame(datasets.ORDERS, orders),
         typed_frame(datasets.ORDER_ITEMS, items),

@@ -88,12 +88,23 @@ def extract_refunds(
         "PostedBefore": iso(end),
         "MaxResultsPerPage": PAGE_SIZE,
     }
+    from sp_api.base.exceptions import SellingApiBadRequestException
+
     rows: list[dict] = []
     token = None
-    pages = 0
+    pages = restarts = 0
     while True:
         request = dict(params, NextToken=token) if token else dict(params)
-        response = session.call("listFinancialEvents", _checked_list, client, request)
+        try:
+            response = session.call("listFinancialEvents", _checked_list, client, request)
+        except SellingApiBadRequestException as exc:
+            if token and "token" in str(exc.error).lower() and restarts < 3:
+                # An expired NextToken: read the window again (keys de-duplicate).
+                restarts += 1
+                log.warning("NextToken refused (%s); restarting the window", exc.error)
+                rows, token = [], None
+                continue
+            raise
         pages += 1
         events = (response.payload.get("FinancialEvents") or {}).get("RefundEventList") or []
         rows.extend(refund_rows(events, account_id, marketplace_id))

@@ -128,19 +128,43 @@ def _wait(session, client, report_id, poll, timeout, sleep) -> tuple[str, str | 
 
 
 def _download(session, client, document_id: str, report_type: str, workdir: Path | None) -> Path:
-    """Stream the document to a file, decompressed; a corrupt GZIP is retried."""
+    """Fetch the document through its pre-signed URL, verify and decompress it to a file.
+
+    ``getReportDocument`` (an SP-API call) gives the URL; the bytes are streamed
+    to disk and gunzipped with an end-of-stream check, so a truncated or corrupt
+    document is an error that is retried, never a silently shorter report.
+    """
+    import shutil
+
+    import httpx
+
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the caller owns the file
         prefix=f"{report_type}.", suffix=".tsv", dir=workdir, delete=False
     )
     handle.close()
     path = Path(handle.name)
+    packed = path.with_suffix(".download")
 
     def fetch():
-        with open(path, "wb") as out:
-            try:
-                return client.get_report_document(document_id, file=out, stream=True)
-            except (zlib.error, EOFError, OSError) as exc:
-                raise TransientApiError(f"report document {document_id} is corrupt: {exc}") from exc
+        meta = client.get_report_document(document_id).payload
+        try:
+            with httpx.stream("GET", meta["url"], timeout=session.timeout) as response:
+                response.raise_for_status()
+                with open(packed, "wb") as out:
+                    for block in response.iter_raw(1 << 20):
+                        out.write(block)
+            if (meta.get("compressionAlgorithm") or "").upper() == "GZIP":
+                with gzip.open(packed, "rb") as source, open(path, "wb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+            else:
+                packed.replace(path)
+        except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
+            raise TransientApiError(f"report document {document_id} is corrupt: {exc}") from exc
+        except httpx.HTTPStatusError as exc:
+            raise TransientApiError(f"report document {document_id}: {exc}") from exc
+        finally:
+            packed.unlink(missing_ok=True)
+        return meta
 
     session.call("getReportDocument", fetch)
     log.info("report document %s: %d bytes", document_id, path.stat().st_size)

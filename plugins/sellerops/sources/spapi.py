@@ -43,7 +43,7 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getMessagingActionsForOrder": (1.0, 5),
     "createConfirmDeliveryDetails": (1.0, 5),
     "createUnexpectedProblem": (1.0, 5),
-    "createWarranty": (1.0, 5),
+    "CreateWarranty": (1.0, 5),
 }
 
 
@@ -179,6 +179,7 @@ class SpApiSession:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
+        timeout: float = 60.0,
     ):
         self.account_id = account_id
         self.credentials = credentials
@@ -187,6 +188,7 @@ class SpApiSession:
         self.max_delay = max_delay
         self._sleep = sleep
         self._clock = clock
+        self.timeout = timeout
         self._random = random.Random(seed)
         self._buckets: dict[str, TokenBucket] = {}
         self.stats: dict[str, CallStats] = {}
@@ -199,7 +201,10 @@ class SpApiSession:
             "lwa_client_secret": self.credentials.client_secret,
             "refresh_token": self.credentials.refresh_token,
         }
-        options: dict[str, Any] = {"credentials": creds, "timeout": kwargs.pop("timeout", 60)}
+        options: dict[str, Any] = {
+            "credentials": creds,
+            "timeout": kwargs.pop("timeout", self.timeout),
+        }
         if self.credentials.endpoint:
             options["marketplace"] = _Marketplace(
                 self.credentials.endpoint.rstrip("/"), marketplace_id
@@ -314,7 +319,10 @@ def _is_expired_token(exc) -> bool:
     details = " ".join(
         str(e.get(k, "")) for e in (exc.error or []) if isinstance(e, dict) for k in e
     )
-    return "expired" in details.lower() or "unauthorized" in details.lower()
+    # Expired, revoked or unknown access tokens all heal with a fresh token.
+    return any(
+        word in details.lower() for word in ("expired", "unauthorized", "revoked", "invalid")
+    )
 
 
 def _forget_access_tokens() -> None:
