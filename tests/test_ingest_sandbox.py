@@ -97,3 +97,26 @@ def test_warehouse_equals_truth_and_reruns_change_nothing(any_warehouse, world, 
             start = world.end - timedelta(days=day)
             _ingest(any_warehouse, env, start, start + timedelta(days=1), pairs=pair)
         assert _checksums(any_warehouse) == before
+
+
+def test_no_buyer_email_or_name_reaches_warehouse_or_logs(
+    duckdb_warehouse, world, tmp_path, caplog
+):
+    caplog.set_level("DEBUG")
+    with sandbox_environment(tmp_path, world=world) as env:
+        _ingest(duckdb_warehouse, env, world.end - timedelta(days=10), world.end)
+    dump = []
+    with duckdb_warehouse.connect() as conn:
+        tables = conn.exec_driver_sql(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+            "WHERE table_schema IN ('raw', 'core', 'ops', 'marts')"
+        ).fetchall()
+        for (table,) in tables:
+            for row in conn.exec_driver_sql(f"SELECT * FROM {table}").fetchall():  # noqa: S608
+                dump.extend(str(v) for v in row)
+    text = "\n".join(dump) + "\n" + caplog.text
+    assert len(dump) > 1000
+    emails = [e for e in world.buyers["email"]]
+    names = [n for n in world.buyers["name"] if len(n) >= 8]
+    leaked = [v for v in emails + names if v in text]
+    assert leaked == []
