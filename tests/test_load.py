@@ -118,3 +118,25 @@ def test_unbalanced_batch_is_refused(any_warehouse):
     frame = _orders({}, {"order_id": "111-0000001-0000002"})
     with pytest.raises(ValueError, match="2 extracted rows but 1 valid \\+ 0 quarantined"):
         _load(any_warehouse, frame, "b1", valid=frame.iloc[[0]])
+
+
+def test_poorer_source_does_not_erase_known_values(any_warehouse):
+    _load(any_warehouse, _orders({"ship_time": "2026-11-02T01:00:00Z"}), "b1")
+    report_version = _orders(
+        {
+            "buyer_email_key": None,
+            "order_status": "SHIPPED",
+            "last_updated_time": "2026-11-03T00:00:00Z",
+            "source": "all_orders_report",
+            "ship_time": None,
+        }
+    )
+    audit = _load(any_warehouse, report_version, "b2")
+    assert (audit.inserted, audit.updated, audit.unchanged) == (0, 1, 0)
+    with any_warehouse.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT buyer_email_key, order_status, source, ship_time IS NOT NULL FROM core.orders"
+        ).one()
+    assert tuple(row) == ("k1", "SHIPPED", "all_orders_report", True)
+    again = _load(any_warehouse, report_version, "b3")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)

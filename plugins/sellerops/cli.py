@@ -77,6 +77,7 @@ def cmd_sandbox_truth(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from sellerops import ingest
+    from sellerops.paths import data_docs_dir
 
     start = _utc_midnight(args.start)
     end = _utc_midnight(args.end) + timedelta(days=1)
@@ -88,6 +89,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         datasets=args.dataset or None,
         accounts_file=args.accounts,
         warehouse_url=args.warehouse,
+        window_days=args.window_days,
+        docs_dir=data_docs_dir(),
     )
     for audit in audits:
         print(
@@ -201,8 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "--dataset",
         action="append",
-        choices=["orders", "returns", "refunds", "feedback", "messages"],
-        help="only these datasets (repeatable; default all)",
+        choices=["orders", "orders_report", "returns", "refunds", "feedback", "messages"],
+        help="only these datasets (repeatable; default all but orders_report, the report-based "
+        "history backfill of orders)",
+    )
+    ingest.add_argument(
+        "--window-days",
+        type=int,
+        default=1,
+        help="days per extraction window, 1 to 30 (default 1; backfills go faster with 30)",
     )
     ingest.add_argument("--accounts", help="accounts file (default include/accounts.yaml)")
     ingest.set_defaults(func=cmd_ingest)

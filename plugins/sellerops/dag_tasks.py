@@ -12,11 +12,18 @@ def run_ingest(group: str, partition: dict[str, str], start: datetime, end: date
     """Ingest one dataset group for one (account, marketplace) over [start, end)."""
     from sellerops import ingest
     from sellerops.accounts import load_accounts
+    from sellerops.paths import data_docs_dir
     from sellerops.warehouse import connect
 
     account = load_accounts().get(partition["account_id"])
     audits = ingest.ingest_window(
-        connect(), account, partition["marketplace_id"], start, end, groups=[group]
+        connect(),
+        account,
+        partition["marketplace_id"],
+        start,
+        end,
+        groups=[group],
+        docs_dir=data_docs_dir(),
     )
     summary = [
         {

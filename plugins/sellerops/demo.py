@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from sellerops import identity, ingest, migrations
 from sellerops.accounts import load_accounts
-from sellerops.paths import data_dir
+from sellerops.paths import data_dir, data_docs_dir
 from sellerops.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -71,18 +70,14 @@ def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
         )
         accounts = load_accounts(env.accounts_file)
         step = time.monotonic()
-        windows = []
-        cursor = world.start
-        while cursor < world.end:
-            windows.append((cursor, min(cursor + timedelta(days=WINDOW_DAYS), world.end)))
-            cursor += timedelta(days=WINDOW_DAYS)
+        spans = ingest.windows(world.start, world.end, WINDOW_DAYS)
         audits = []
         for account in accounts.accounts:
             session = SpApiSession(
                 account.account_id, SpApiCredentials.from_connection(account.spapi_conn_id)
             )
             for marketplace_id in account.marketplaces:
-                for window_start, window_end in windows:
+                for window_start, window_end in spans:
                     audits += ingest.ingest_window(
                         warehouse,
                         account,
@@ -91,6 +86,7 @@ def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
                         window_end,
                         pepper=pepper,
                         spapi_session=session,
+                        docs_dir=data_docs_dir(),
                     )
                 print(f"  ingested {account.account_id} / {marketplace_id}")
         timings["ingest"] = time.monotonic() - step

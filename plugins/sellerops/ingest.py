@@ -29,7 +29,9 @@ from sellerops.warehouse import Warehouse, connect
 log = logging.getLogger(__name__)
 
 # What one ingest task extracts: a group reads one source and may feed several datasets.
+# The daily run reads GROUPS; "orders_report" backfills order history from reports.
 GROUPS = ("orders", "returns", "refunds", "feedback", "messages")
+MAX_WINDOW_DAYS = 30  # the all-orders report's limit; every other source allows more
 DEFAULT_MAX_QUARANTINE_SHARE = 0.05
 
 
@@ -105,6 +107,24 @@ def _report_rows(ctx: IngestContext, report_type: str) -> tuple[list[dict], Path
         return [], None
     rows = [row for chunk in read_rows(download.path) for row in chunk]
     return rows, download.path
+
+
+def _orders_report(ctx: IngestContext) -> list[Batch]:
+    """History backfill: orders and items from the all-orders report (windows <= 30 days)."""
+    from sellerops.sources import reports
+
+    rows, path = _report_rows(ctx, reports.ALL_ORDERS)
+    if path is not None:
+        reports.require_columns(
+            path, reports.ALL_ORDERS, reports.header_of(path), reports.ALL_ORDERS_REQUIRED
+        )
+    orders, items = reports.all_orders_frames(
+        rows, ctx.account.account_id, ctx.marketplace_id, ctx.pepper, reports.ALL_ORDERS
+    )
+    return [
+        Batch(datasets.ORDERS, orders, reports.ALL_ORDERS, ctx.start, ctx.end),
+        Batch(datasets.ORDER_ITEMS, items, reports.ALL_ORDERS, ctx.start, ctx.end),
+    ]
 
 
 def _returns(ctx: IngestContext) -> list[Batch]:
@@ -221,6 +241,7 @@ def _messages(ctx: IngestContext) -> list[Batch]:
 
 EXTRACTORS: dict[str, Callable[[IngestContext], list[Batch]]] = {
     "orders": _orders,
+    "orders_report": _orders_report,
     "returns": _returns,
     "refunds": _refunds,
     "feedback": _feedback,
@@ -373,13 +394,16 @@ def ingest_window(
     return audits
 
 
-def day_windows(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    windows = []
+def windows(start: datetime, end: datetime, days: int = 1) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut into consecutive windows of ``days`` days (the last may be shorter)."""
+    if not 1 <= days <= MAX_WINDOW_DAYS:
+        raise ValueError(f"window of {days} days: use 1 to {MAX_WINDOW_DAYS}")
+    out = []
     cursor = start
     while cursor < end:
-        windows.append((cursor, min(cursor + timedelta(days=1), end)))
-        cursor += timedelta(days=1)
-    return windows
+        out.append((cursor, min(cursor + timedelta(days=days), end)))
+        cursor += timedelta(days=days)
+    return out
 
 
 def ingest_range(
@@ -392,25 +416,33 @@ def ingest_range(
     accounts_file: str | None = None,
     warehouse_url: str | None = None,
     pepper: bytes | None = None,
+    window_days: int = 1,
+    docs_dir: Path | None = None,
 ) -> list[LoadAudit]:
-    """``sellerops ingest``: every day of [start, end) for one account (all or one marketplace)."""
+    """``sellerops ingest``: [start, end) in windows, for one account (all or one marketplace)."""
+    from sellerops.sources.spapi import SpApiCredentials, SpApiSession
+
+    spans = windows(start, end, window_days)  # bad input fails before anything runs
     account = load_accounts(accounts_file).get(account_id)
     marketplaces = [marketplace_id] if marketplace_id else list(account.marketplaces)
     warehouse = connect(warehouse_url)
+    # One session per account: its token buckets carry over from window to window.
+    session = SpApiSession(account_id, SpApiCredentials.from_connection(account.spapi_conn_id))
     audits = []
-    windows = day_windows(start, end)
-    for index, (day_start, day_end) in enumerate(windows, 1):
+    for index, (window_start, window_end) in enumerate(spans, 1):
         for marketplace in marketplaces:
             audits += ingest_window(
                 warehouse,
                 account,
                 marketplace,
-                day_start,
-                day_end,
+                window_start,
+                window_end,
                 groups=list(datasets or GROUPS),
                 pepper=pepper,
+                spapi_session=session,
+                docs_dir=docs_dir,
             )
-        log.info("ingest %s: day %d of %d done", account_id, index, len(windows))
+        log.info("ingest %s: window %d of %d done", account_id, index, len(spans))
     return audits
 
 

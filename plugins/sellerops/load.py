@@ -6,7 +6,8 @@ transaction the loader
 1. appends every extracted row to ``raw.<dataset>`` with the batch id;
 2. upserts the valid rows into ``core.<dataset>`` by the dataset's natural key;
    a row only replaces a stored one that is not newer (``version_column``) and
-   differs, so re-running a day changes nothing;
+   differs, so re-running a day changes nothing; a null in a nullable column
+   keeps the stored value (sources differ in what they carry);
 3. writes the quarantined rows to ``ops.quarantine``, the validation result to
    ``ops.validation_runs``, and one line to ``ops.load_audit`` where
    ``extracted = loaded + quarantined`` and ``loaded = inserted + updated + unchanged``.
@@ -133,9 +134,22 @@ def _merge_counts(conn, dataset: Dataset, stage: str) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
+def _merged_value(dataset: Dataset, column: str, target: str, source: str) -> str:
+    """The value a merge keeps: a nullable column never loses a known value to a null.
+
+    Sources differ in what they carry (the all-orders report has no buyer keys, the
+    shipping report no ASIN): a later row from a poorer source must not erase them.
+    """
+    if dataset.column(column).nullable:
+        return f"COALESCE({source}.{column}, {target}.{column})"
+    return f"{source}.{column}"
+
+
 def _changed_predicate(dataset: Dataset, target: str, source: str) -> str:
     others = [c for c in dataset.column_names if c not in dataset.key]
-    differs = " OR ".join(f"{target}.{c} IS DISTINCT FROM {source}.{c}" for c in others)
+    differs = " OR ".join(
+        f"{target}.{c} IS DISTINCT FROM {_merged_value(dataset, c, target, source)}" for c in others
+    )
     if dataset.version_column:
         v = dataset.version_column
         return f"({target}.{v} <= {source}.{v} AND ({differs}))"
@@ -207,7 +221,10 @@ def load_batch(
                 conn, dataset, stage.name
             )
             others = [c for c in dataset.column_names if c not in dataset.key]
-            updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*others, "batch_id", "loaded_at"])
+            updates = ", ".join(
+                [f"{c} = {_merged_value(dataset, c, 't', 'EXCLUDED')}" for c in others]
+                + ["batch_id = EXCLUDED.batch_id", "loaded_at = EXCLUDED.loaded_at"]
+            )
             conn.execute(
                 sa.text(
                     f"INSERT INTO {dataset.core_table} AS t ({columns}, batch_id, loaded_at) "  # noqa: S608

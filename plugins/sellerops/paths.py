@@ -17,3 +17,8 @@ def data_dir() -> Path:
     path = Path(os.environ.get("SELLEROPS_DATA_DIR", PROJECT_ROOT / "data"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def data_docs_dir() -> Path:
+    """Where Great Expectations writes its Data Docs (HTML validation reports)."""
+    return data_dir() / "data_docs"

@@ -118,7 +118,7 @@ def test_all_orders_report_rows_become_orders_and_items(tmp_path):
     text = (
         header
         + line.format(sku="A1", qty=2, price="20.00", disc="0", promo="")
-        + line.format(sku="B2", qty=1, price="15.00", disc="5.00", promo="FALL5")
+        + line.format(sku="B2", qty=1, price="15.00", disc="-5.00", promo="FALL5")
     )
     path = _write(tmp_path / "orders.tsv", text)
     orders, items = reports.all_orders_frames(

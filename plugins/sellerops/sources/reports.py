@@ -416,6 +416,8 @@ def all_orders_frames(
         )
         promos = _text(row.get("promotion-ids")) or ""
         item_price = _money(row.get("item-price"))
+        # Amazon writes discounts as negative amounts; the warehouse stores them positive.
+        discount = abs(_money(row.get("item-promotion-discount")) or 0.0)
         order = orders.setdefault(
             order_id,
             {
@@ -449,7 +451,7 @@ def all_orders_frames(
                 _money(row.get(c)) or 0.0
                 for c in ("item-price", "item-tax", "shipping-price", "shipping-tax")
             )
-            - (_money(row.get("item-promotion-discount")) or 0.0),
+            - discount,
             4,
         )
         known = [p for p in order["promotion_ids"].split(",") if p]
@@ -468,7 +470,7 @@ def all_orders_frames(
                 "item_price": item_price,
                 "item_tax": _money(row.get("item-tax")),
                 "shipping_price": _money(row.get("shipping-price")),
-                "promotion_discount": _money(row.get("item-promotion-discount")) or 0.0,
+                "promotion_discount": discount,
                 "promotion_ids": promos,
                 "currency": _text(row.get("currency")),
                 "last_updated_time": updated or purchased,
