@@ -350,10 +350,10 @@ def test_us_kpis(truth):
         "Mountain": _hours(h20=1),
         "Pacific": _hours(h22=1),
     }
-    # first buyer message after the last seller message -> next seller message:
-    # m1 -> m2 120 min, m3 -> m5 210 min (m4 is a nudge, not counted), m7 -> m8 30 min,
-    # m9 -> m10 540 min; m6 unanswered. Median of 30, 120, 210, 540 = 165.
-    assert k["first_reply"] == {"answered": 4, "median_minutes": 165.0, "unanswered": 1}
+    # every buyer message -> the next seller message in its thread:
+    # m1 -> m2 120 min, m3 -> m5 210 min, m4 (the nudge) -> m5 150 min, m7 -> m8 30 min,
+    # m9 -> m10 540 min; m6 unanswered. Median of 30, 120, 150, 210, 540 = 150.
+    assert k["first_reply"] == {"answered": 5, "median_minutes": 150.0, "unanswered": 1}
     # pre-sales threads T2 and T4, one buyer message each
     assert k["presales_inquiries"] == 2
     assert k["presales_buyer_messages"] == 2
@@ -461,7 +461,7 @@ def test_kpis_match_a_naive_computation():
         for _, thread in part("messages").sort_values("sent_time").groupby("thread_id"):
             rows = list(zip(thread.direction, thread.sent_time, strict=True))
             for i, (direction, sent) in enumerate(rows):
-                if direction != "buyer" or (i and rows[i - 1][0] == "buyer"):
+                if direction != "buyer":
                     continue
                 later = [t for d, t in rows[i + 1 :] if d == "seller"]
                 if later:

@@ -1561,7 +1561,9 @@ def _finalise(cfg: GeneratorConfig, groups: list[_Group]) -> dict[str, pd.DataFr
         r.integers(0, _name_space(g.country), g.buyers["place"].size, dtype=np.int64)
         for g in groups
     ]
-    # Unique (name, postal) among buyers identified by recipient (no BUYER data), per country.
+    # Unique (name, postal) among all buyers of a country: FBA orders identify buyers by
+    # recipient (Amazon gives the e-mail only on FBM orders), so two buyers sharing a name
+    # and postal code would be one buyer to the warehouse.
     for country in ("US", "JP"):
         members = [gi for gi, g in enumerate(groups) if g.country == country]
         if not members:
@@ -1572,7 +1574,7 @@ def _finalise(cfg: GeneratorConfig, groups: list[_Group]) -> dict[str, pd.DataFr
             keys, where = [], []
             for gi in members:
                 g = groups[gi]
-                sel = np.flatnonzero(g.buyers["no_info"])
+                sel = np.arange(g.buyers["place"].size)
                 keys.append(
                     names[gi][sel] * (places.postal_id.max() + 1)
                     + places.postal_id[g.buyers["place"][sel]]

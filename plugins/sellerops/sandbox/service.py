@@ -145,6 +145,9 @@ def sandbox_environment(
         log.info("sandbox mailbox %s: %d messages", account.account_id, count)
     accounts_file = workdir / "accounts.yaml"
     accounts_file.write_text(_accounts_yaml(world), encoding="utf-8")
+    catalog_file = workdir / "catalog.csv"
+    columns = ["account_id", "marketplace_id", "asin", "sku", "title", "brand", "category"]
+    world.products[columns].to_csv(catalog_file, index=False)
     with running_server(world, time_scale=time_scale, faults=faults) as base_url:
         connections: dict[str, str] = {}
         for account in world.accounts:
@@ -166,7 +169,11 @@ def sandbox_environment(
             connections[env_var(mailbox_conn_id(account.account_id))] = json.dumps(
                 {"conn_type": "fs", "extra": {"maildir": str(maildirs[account.account_id])}}
             )
-        settings = {**connections, "SELLEROPS_ACCOUNTS_FILE": str(accounts_file)}
+        settings = {
+            **connections,
+            "SELLEROPS_ACCOUNTS_FILE": str(accounts_file),
+            "SELLEROPS_CATALOG_FILE": str(catalog_file),
+        }
         with _environment(settings):
             yield SandboxEnvironment(
                 world=world,

@@ -28,8 +28,8 @@ load what the sandbox serves, run the models, and compare with this.
       e-mail, or recipient name + postal code + country for buyers without
       BUYER data); in the sandbox a buyer always ships to one address and has
       one e-mail, BUYER data is missing for all or none of a buyer's orders,
-      and (name, postal code, country) is unique among the buyers without it,
-      so the two identities give the same counts;
+      and (name, postal code, country) is unique among all buyers, so the two
+      identities give the same counts;
     * ``units_ordered`` (non-cancelled orders), ``units_returned`` (returned
       units of those orders), ``return_rate`` = units_returned / units_ordered;
     * ``orders_refunded`` (non-cancelled orders with >= 1 refund row),
@@ -43,11 +43,11 @@ load what the sandbox serves, run the models, and compare with this.
       (``buyers.time_zone``), the group from
       :func:`sellerops.geo.us_time_zone_group` (JP buyers are ``Other``); all
       24 hours listed for every group that has messages;
-    * ``first_reply``: for each buyer message whose previous message in the
-      thread (by ``sent_time``) is not a buyer message - i.e. the first buyer
-      message after the last seller message - the minutes until the next
-      seller message in the thread: ``median_minutes`` over the answered ones
-      (None without any), ``answered``, ``unanswered`` counts;
+    * ``first_reply``: for each buyer message (every one awaits an answer until
+      the seller writes, so a nudge before the reply has its own, shorter wait,
+      as Amazon measures response time), the minutes until the next seller
+      message in the thread: ``median_minutes`` over the answered ones (None
+      without any), ``answered``, ``unanswered`` counts;
     * ``presales_inquiries``: pre-sales threads (``order_id`` ''), and
       ``presales_buyer_messages``: buyer messages in them;
     * ``orders_by_state``: all orders by ``ship_state``;
@@ -253,7 +253,6 @@ def _first_reply(groups: _Groups, messages: pd.DataFrame, codes: np.ndarray) -> 
         code, thread, sent = codes[order], thread[order], sent[order]
         is_buyer = (messages["direction"].to_numpy(dtype=object) == "buyer")[order]
         same = np.r_[False, (thread[1:] == thread[:-1]) & (code[1:] == code[:-1])]
-        opening = is_buyer & ~(np.r_[False, is_buyer[:-1]] & same)
         # next seller message at or after each row, within the thread: scan backwards
         seller_time = np.where(is_buyer, np.iinfo(np.int64).max, sent)
         block = np.cumsum(~same)  # thread runs
@@ -263,7 +262,7 @@ def _first_reply(groups: _Groups, messages: pd.DataFrame, codes: np.ndarray) -> 
         has_reply = nxt != np.iinfo(np.int64).max
         minutes = (nxt - sent) / 60_000_000.0
         for c in range(len(groups.pairs)):
-            sel = opening & (code == c)
+            sel = is_buyer & (code == c)
             got = sel & has_reply
             answered[c] = int(got.sum())
             unanswered[c] = int((sel & ~has_reply).sum())
