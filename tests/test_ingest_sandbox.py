@@ -15,6 +15,7 @@ import pytest
 
 from sellerops import identity, ingest
 from sellerops.accounts import load_accounts
+from sellerops.models.runner import build
 from sellerops.sandbox.service import make_world, sandbox_environment
 from sellerops.sandbox.truth import compute_truth
 from sellerops.sources.spapi import SpApiCredentials, SpApiSession
@@ -65,6 +66,8 @@ def _ingest(wh, env, start, end, pairs=None):
 
 
 def test_warehouse_equals_truth_and_reruns_change_nothing(any_warehouse, world, tmp_path):
+    """Ingest, check against the truth, rerun and backfill, then build the models and
+    check the headline KPIs against the truth too (one ingest per database)."""
     truth = compute_truth(world)
     with sandbox_environment(tmp_path, world=world) as env:
         audits = _ingest(any_warehouse, env, world.start, world.end)
@@ -97,6 +100,78 @@ def test_warehouse_equals_truth_and_reruns_change_nothing(any_warehouse, world, 
             start = world.end - timedelta(days=day)
             _ingest(any_warehouse, env, start, start + timedelta(days=1), pairs=pair)
         assert _checksums(any_warehouse) == before
+
+        build(
+            any_warehouse,
+            accounts=load_accounts(env.accounts_file),
+            catalog_path=env.workdir / "catalog.csv",
+        )
+    _assert_headline_kpis(any_warehouse, truth)
+
+
+def _rows(wh, sql: str) -> list[tuple]:
+    with wh.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(sql).fetchall()]
+
+
+def _assert_headline_kpis(wh, truth) -> None:
+    """The marts' headline KPIs equal the sandbox truth: counts exactly, rates to 1e-9."""
+    checked = 0
+    profile = _rows(
+        wh,
+        "SELECT account_id, marketplace_id, "
+        "SUM(CASE WHEN orders >= 1 THEN 1 ELSE 0 END), SUM(CASE WHEN orders >= 2 THEN 1 ELSE 0 END) "
+        "FROM marts.buyer_profile GROUP BY account_id, marketplace_id",
+    )
+    for account_id, marketplace_id, buyers, repeat in profile:
+        k = truth["kpis"][account_id][marketplace_id]
+        assert (int(buyers), int(repeat)) == (k["buyers_with_orders"], k["repeat_buyers"])
+        assert abs(int(repeat) / int(buyers) - k["repurchase_rate"]) < 1e-9
+        checked += 1
+    returns = _rows(
+        wh,
+        "SELECT account_id, marketplace_id, SUM(orders), SUM(ordered_units), "
+        "SUM(returned_units), SUM(refunded_orders), SUM(refunded_without_return_orders) "
+        "FROM marts.returns_by_month GROUP BY account_id, marketplace_id",
+    )
+    for account_id, marketplace_id, orders, units, returned, refunded, without in returns:
+        k = truth["kpis"][account_id][marketplace_id]
+        assert [int(orders), int(units), int(returned), int(refunded), int(without)] == [
+            k["orders_non_cancelled"],
+            k["units_ordered"],
+            k["units_returned"],
+            k["orders_refunded"],
+            k["orders_refunded_without_return"],
+        ]
+        assert abs(int(returned) / int(units) - k["return_rate"]) < 1e-9
+        assert abs(int(refunded) / int(orders) - k["refund_rate"]) < 1e-9
+        assert abs(int(without) / int(orders) - k["refund_without_return_rate"]) < 1e-9
+    feedback = _rows(
+        wh,
+        "SELECT account_id, marketplace_id, negative_feedback, negative_feedback_rate "
+        "FROM marts.feedback_summary WHERE window_days = 365",
+    )
+    for account_id, marketplace_id, negative, rate in feedback:
+        k = truth["kpis"][account_id][marketplace_id]
+        assert int(negative) == k["orders_negative_feedback"]
+        assert abs(float(rate) - k["negative_feedback_rate"]) < 1e-9
+    replies = _rows(
+        wh,
+        "SELECT account_id, marketplace_id, COUNT(first_reply_minutes), "
+        "SUM(CASE WHEN first_reply_minutes IS NULL THEN 1 ELSE 0 END), "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY first_reply_minutes), "
+        "SUM(CASE WHEN is_presales AND is_thread_opener THEN 1 ELSE 0 END) "
+        "FROM core.message_replies GROUP BY account_id, marketplace_id",
+    )
+    for account_id, marketplace_id, answered, unanswered, median, presales in replies:
+        k = truth["kpis"][account_id][marketplace_id]
+        assert (int(answered), int(unanswered)) == (
+            k["first_reply"]["answered"],
+            k["first_reply"]["unanswered"],
+        )
+        assert abs(float(median) - k["first_reply"]["median_minutes"]) < 1e-9
+        assert int(presales) == k["presales_inquiries"]
+    assert checked == 4 and len(returns) == 4 and len(feedback) == 4 and len(replies) == 4
 
 
 def test_no_buyer_email_or_name_reaches_warehouse_or_logs(

@@ -20,6 +20,8 @@ from sellerops.paths import INCLUDE_DIR
 
 ACCOUNTS_ENV = "SELLEROPS_ACCOUNTS_FILE"
 DEFAULT_ACCOUNTS_FILE = INCLUDE_DIR / "accounts.yaml"
+CATALOG_ENV = "SELLEROPS_CATALOG_FILE"
+DEFAULT_CATALOG_FILE = INCLUDE_DIR / "catalog.csv"
 
 # Amazon marketplace id -> (country code, currency, default IANA time zone).
 MARKETPLACES: dict[str, tuple[str, str, str]] = {
@@ -128,6 +130,12 @@ class AccountsFile(BaseModel):
     def pairs(self) -> list[tuple[str, str]]:
         """Every (account_id, marketplace_id) to extract, in file order."""
         return [(a.account_id, m) for a in self.accounts for m in a.marketplaces]
+
+
+def catalog_path() -> Path | None:
+    """The seller's product catalogue CSV (brand, category), if there is one."""
+    path = Path(os.environ.get(CATALOG_ENV, DEFAULT_CATALOG_FILE))
+    return path if path.exists() else None
 
 
 def accounts_path() -> Path:

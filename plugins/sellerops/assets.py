@@ -29,5 +29,10 @@ INGEST_OUTLETS: dict[str, list[Asset]] = {
     "messages": [CORE_MESSAGES],
 }
 
-MARTS = _table_asset("marts.kpi_daily")
+# Any core table changing is reason to rebuild the models.
+CORE_ASSETS = (
+    CORE_ORDERS | CORE_ORDER_ITEMS | CORE_RETURNS | CORE_REFUNDS | CORE_FEEDBACK | CORE_MESSAGES
+)
+
+MARTS = _table_asset("marts.buyer_profile")
 BUYER_TAGS = _table_asset("marts.buyer_tags")

@@ -121,6 +121,22 @@ def cmd_import_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from sellerops.accounts import catalog_path, load_accounts
+    from sellerops.models.runner import build
+    from sellerops.warehouse import connect
+
+    report = build(
+        connect(args.warehouse),
+        accounts=load_accounts(args.accounts),
+        catalog_path=args.catalog or catalog_path(),
+        full_refresh=args.full_refresh,
+        reply_window_hours=args.reply_window_hours,
+    )
+    print(report.summary())
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sellerops import demo
 
@@ -233,8 +249,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(func=cmd_import_report)
 
+    build_cmd = verbs.add_parser("build", help="build the SQL models, buyer tags and KPI marts")
+    build_cmd.add_argument("--accounts", help="accounts file (default include/accounts.yaml)")
+    build_cmd.add_argument(
+        "--catalog", help="product catalogue CSV (default include/catalog.csv if present)"
+    )
+    build_cmd.add_argument(
+        "--full-refresh", action="store_true", help="rebuild everything, not just what changed"
+    )
+    build_cmd.add_argument(
+        "--reply-window-hours",
+        type=int,
+        default=4,
+        help="length of the reply window marts.reply_window looks for (1-24, default 4)",
+    )
+    build_cmd.set_defaults(func=cmd_build)
+
     for name, help_text in (
-        ("build", "build the SQL models, buyer tags and KPI marts"),
         ("campaigns", "plan, send and report campaigns"),
         ("report", "write the HTML KPI report"),
         ("tags", "add or remove manual buyer tags"),

@@ -40,3 +40,14 @@ def run_ingest(group: str, partition: dict[str, str], start: datetime, end: date
     for row in summary:
         log.info("loaded %s", row)
     return summary
+
+
+def run_build() -> dict:
+    """Build the models for every configured account; return the build's summary."""
+    from sellerops.accounts import catalog_path, load_accounts
+    from sellerops.models.runner import build
+    from sellerops.warehouse import connect
+
+    report = build(connect(), accounts=load_accounts(), catalog_path=catalog_path())
+    log.info("%s", report.summary())
+    return {"run_id": report.run_id, "mode": report.mode, "seconds": round(report.seconds, 1)}

@@ -69,6 +69,7 @@ def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
             f"served at {env.base_url}"
         )
         accounts = load_accounts(env.accounts_file)
+        catalog = shutil.copy(data / "sandbox" / "catalog.csv", data / "catalog.csv")
         step = time.monotonic()
         spans = ingest.windows(world.start, world.end, WINDOW_DAYS)
         audits = []
@@ -90,6 +91,13 @@ def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
                     )
                 print(f"  ingested {account.account_id} / {marketplace_id}")
         timings["ingest"] = time.monotonic() - step
+
+    step = time.monotonic()
+    from sellerops.models.runner import build
+
+    report = build(warehouse, accounts=accounts, catalog_path=catalog)
+    timings["models"] = time.monotonic() - step
+    print(f"models: {len(report.models)} built ({report.mode})")
 
     truth = json.loads(Path(truth_path).read_text())
     counts = _core_counts(warehouse)

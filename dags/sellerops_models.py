@@ -1,0 +1,49 @@
+"""
+### SellerOps models
+
+Builds the warehouse models in `include/sql/` — staging views, core facts, and the
+marts analysts query (buyer profiles, daily KPIs, repurchase, cohorts, LTV, returns,
+feedback, reply times and windows, regions, lifecycle) — on DuckDB or PostgreSQL.
+
+* **Schedule**: whenever an ingest load updates a core table (assets), not on a clock.
+* **Incremental**: a day's new data recomputes only the buyers and days it touches;
+  `sellerops build --full-refresh` rebuilds everything.
+* **Same code as the CLI**: `sellerops build`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+from sellerops.assets import CORE_ASSETS, MARTS
+
+
+@dag(
+    dag_id="sellerops_models",
+    schedule=CORE_ASSETS,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["sellerops", "models"],
+    doc_md=__doc__,
+    default_args={
+        "owner": "sellerops",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+    },
+)
+def sellerops_models():
+    @task(outlets=[MARTS])
+    def build_models() -> dict:
+        """Build every model (incrementally when the last build allows it)."""
+        from sellerops.dag_tasks import run_build
+
+        return run_build()
+
+    build_models()
+
+
+sellerops_models()

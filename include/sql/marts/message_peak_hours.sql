@@ -1,0 +1,54 @@
+-- depends_on: core.message_replies, core.order_facts, core.buyer_facts
+-- When buyers write: buyer messages by local weekday and hour, once in the buyer's
+-- time zone (time_zone_basis 'buyer') and once in the seller's ('seller').
+-- One row per account, marketplace, basis, weekday and hour with a message.
+-- The buyer's zone is that of the ship-to address of the order the message is
+-- about; else of the buyer's latest order (core.buyer_facts.time_zone); else the
+-- marketplace's default zone (core.marketplaces). The seller's zone is
+-- core.accounts.seller_time_zone (UTC when unknown). Local times come from
+-- AT TIME ZONE, so each message gets the offset in force at its own instant.
+-- local_weekday is ISO: 1 = Monday ... 7 = Sunday. Messages sent in the trailing
+-- message_lookback_days (90) UTC days ending on as_of's date count.
+-- Rebuilt in full each build.
+WITH messages AS (
+    SELECT
+        m.account_id,
+        m.marketplace_id,
+        m.sent_time,
+        COALESCE(o.time_zone, b.time_zone, mk.default_time_zone, 'UTC') AS buyer_time_zone,
+        COALESCE(a.seller_time_zone, 'UTC') AS seller_time_zone
+    FROM core.message_replies AS m
+    CROSS JOIN staging.build_params AS p
+    LEFT JOIN core.order_facts AS o ON o.account_id = m.account_id AND o.order_id = m.order_id
+    LEFT JOIN core.buyer_facts AS b
+        ON b.account_id = m.account_id AND b.marketplace_id = m.marketplace_id AND b.buyer_key = m.buyer_key
+    LEFT JOIN core.marketplaces AS mk ON mk.marketplace_id = m.marketplace_id
+    LEFT JOIN core.accounts AS a ON a.account_id = m.account_id
+    WHERE m.sent_date BETWEEN p.as_of_date - p.message_lookback_days + 1 AND p.as_of_date
+),
+
+local_times AS (
+    SELECT account_id, marketplace_id, 'buyer' AS time_zone_basis, (sent_time AT TIME ZONE buyer_time_zone) AS local_time
+    FROM messages
+    UNION ALL
+    SELECT account_id, marketplace_id, 'seller', (sent_time AT TIME ZONE seller_time_zone)
+    FROM messages
+)
+
+SELECT
+    account_id,
+    marketplace_id,
+    time_zone_basis,
+    CAST(EXTRACT(isodow FROM local_time) AS INTEGER) AS local_weekday,
+    CAST(EXTRACT(hour FROM local_time) AS INTEGER) AS local_hour,
+    COUNT(*) AS buyer_messages,
+    CAST(COUNT(*) AS DOUBLE PRECISION)
+        / CAST(SUM(COUNT(*)) OVER (PARTITION BY account_id, marketplace_id, time_zone_basis) AS DOUBLE PRECISION)
+        AS share_of_buyer_messages
+FROM local_times
+GROUP BY
+    account_id,
+    marketplace_id,
+    time_zone_basis,
+    CAST(EXTRACT(isodow FROM local_time) AS INTEGER),
+    CAST(EXTRACT(hour FROM local_time) AS INTEGER)
