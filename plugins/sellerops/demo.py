@@ -39,6 +39,68 @@ def _core_counts(warehouse) -> dict[str, int]:
     return counts
 
 
+HEADLINES = """
+SELECT p.account_id, p.marketplace_id, p.buyers, p.repeat_buyers, r.return_rate, r.refund_rate,
+       f.negative_feedback_rate, t.median_first_reply_minutes, w.window_start_hour,
+       w.window_end_hour, w.seller_time_zone, w.coverage_share
+FROM (
+    SELECT account_id, marketplace_id,
+           SUM(CASE WHEN orders >= 1 THEN 1 ELSE 0 END) AS buyers,
+           SUM(CASE WHEN orders >= 2 THEN 1 ELSE 0 END) AS repeat_buyers
+    FROM marts.buyer_profile GROUP BY account_id, marketplace_id
+) AS p
+LEFT JOIN (
+    SELECT account_id, marketplace_id,
+           CAST(SUM(returned_units) AS DOUBLE PRECISION) / NULLIF(SUM(ordered_units), 0)
+               AS return_rate,
+           CAST(SUM(refunded_orders) AS DOUBLE PRECISION) / NULLIF(SUM(orders), 0) AS refund_rate
+    FROM marts.returns_by_month GROUP BY account_id, marketplace_id
+) AS r ON r.account_id = p.account_id AND r.marketplace_id = p.marketplace_id
+LEFT JOIN marts.feedback_summary AS f
+    ON f.account_id = p.account_id AND f.marketplace_id = p.marketplace_id
+    AND f.window_days = 365
+LEFT JOIN marts.reply_times AS t
+    ON t.account_id = p.account_id AND t.marketplace_id = p.marketplace_id
+    AND t.seller_local_hour IS NULL
+LEFT JOIN marts.reply_window AS w
+    ON w.account_id = p.account_id AND w.marketplace_id = p.marketplace_id
+ORDER BY p.account_id, p.marketplace_id
+"""
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * float(value):.1f}%"
+
+
+def _headlines(warehouse) -> str:
+    """Headline KPIs per account and marketplace, straight from the marts."""
+    with warehouse.connect() as conn:
+        rows = conn.exec_driver_sql(HEADLINES).fetchall()
+    lines = [
+        f"{'account / marketplace':34} {'buyers':>7} {'repurch.':>8} {'returns':>8} "
+        f"{'refunds':>8} {'neg.fb':>7} {'reply':>8}  reply window (seller time)"
+    ]
+    for row in rows:
+        repurchase = row.repeat_buyers / row.buyers if row.buyers else None
+        reply = (
+            "-"
+            if row.median_first_reply_minutes is None
+            else (f"{float(row.median_first_reply_minutes):.0f} min")
+        )
+        window = (
+            f"{int(row.window_start_hour):02d}:00-{int(row.window_end_hour):02d}:00 "
+            f"{row.seller_time_zone} ({_pct(row.coverage_share)} of messages)"
+            if row.window_start_hour is not None
+            else "-"
+        )
+        lines.append(
+            f"{row.account_id + ' / ' + row.marketplace_id:34} {int(row.buyers):>7} "
+            f"{_pct(repurchase):>8} {_pct(row.return_rate):>8} {_pct(row.refund_rate):>8} "
+            f"{_pct(row.negative_feedback_rate):>7} {reply:>8}  {window}"
+        )
+    return "\n".join(lines)
+
+
 def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
     import json
 
@@ -115,6 +177,8 @@ def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
         f"\n{len(audits)} batches: {extracted} rows extracted, {quarantined} quarantined "
         f"(ops.load_audit, ops.quarantine)"
     )
+    print()
+    print(_headlines(warehouse))
     print(f"warehouse: {data / 'sellerops.duckdb'}")
     print(f"sandbox truth: {truth_path}")
     print(
