@@ -3,7 +3,9 @@
 
 Builds the warehouse models in `include/sql/` — staging views, core facts, and the
 marts analysts query (buyer profiles, daily KPIs, repurchase, cohorts, LTV, returns,
-feedback, reply times and windows, regions, lifecycle) — on DuckDB or PostgreSQL.
+feedback, reply times and windows, regions, lifecycle) — on DuckDB or PostgreSQL —
+then applies the buyer tag rules (`include/tags.yaml`) and updates the tag asset
+that `sellerops_campaigns` listens to.
 
 * **Schedule**: whenever an ingest load updates a core table (assets), not on a clock.
 * **Incremental**: a day's new data recomputes only the buyers and days it touches;
@@ -18,7 +20,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from sellerops.assets import CORE_ASSETS, MARTS
+from sellerops.assets import BUYER_TAGS, CORE_ASSETS, MARTS
 
 
 @dag(
@@ -43,7 +45,14 @@ def sellerops_models():
 
         return run_build()
 
-    build_models()
+    @task(outlets=[BUYER_TAGS])
+    def materialise_buyer_tags() -> dict:
+        """Apply the tag rules to the fresh profiles; keep membership history."""
+        from sellerops.tags.materialise import run_tags_task
+
+        return run_tags_task()
+
+    build_models() >> materialise_buyer_tags()
 
 
 sellerops_models()

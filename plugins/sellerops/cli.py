@@ -124,16 +124,61 @@ def cmd_import_report(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from sellerops.accounts import catalog_path, load_accounts
     from sellerops.models.runner import build
+    from sellerops.tags import load_rules, materialise_tags
     from sellerops.warehouse import connect
 
+    report_warehouse = connect(args.warehouse)
     report = build(
-        connect(args.warehouse),
+        report_warehouse,
         accounts=load_accounts(args.accounts),
         catalog_path=args.catalog or catalog_path(),
         full_refresh=args.full_refresh,
         reply_window_hours=args.reply_window_hours,
     )
     print(report.summary())
+    tags = materialise_tags(report_warehouse, load_rules())
+    print(tags.summary())
+    return 0
+
+
+def cmd_tags(args: argparse.Namespace) -> int:
+    from sellerops import warehouse
+    from sellerops.tags import manual
+
+    wh = warehouse.connect(args.warehouse)
+    if args.tags_verb == "import":
+        print(manual.import_manual_tags_csv(wh, args.file, added_by=args.by).summary())
+        return 0
+    if args.tags_verb == "add":
+        changes = manual.add_manual_tag(
+            wh,
+            args.account,
+            args.buyer_key,
+            args.tag,
+            note=args.note,
+            marketplace_id=args.marketplace,
+            added_by=args.by,
+        )
+    else:
+        changes = manual.remove_manual_tag(
+            wh,
+            args.account,
+            args.buyer_key,
+            args.tag,
+            note=args.note,
+            marketplace_id=args.marketplace,
+            removed_by=args.by,
+        )
+    for change in changes:
+        print(change.describe())
+    return 0
+
+
+def cmd_buyer_show(args: argparse.Namespace) -> int:
+    from sellerops import warehouse
+    from sellerops.tags.profile import buyer_show
+
+    print(buyer_show(warehouse.connect(args.warehouse), args.account, args.buyer_key), end="")
     return 0
 
 
@@ -268,10 +313,35 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (
         ("campaigns", "plan, send and report campaigns"),
         ("report", "write the HTML KPI report"),
-        ("tags", "add or remove manual buyer tags"),
-        ("buyer", "show one buyer's profile"),
     ):
         verbs.add_parser(name, help=help_text).set_defaults(func=_not_yet(name))
+
+    tags = verbs.add_parser("tags", help="add or remove manual buyer tags")
+    tag_verbs = tags.add_subparsers(dest="tags_verb", metavar="ACTION", required=True)
+    for name, help_text in (("add", "tag a buyer by hand"), ("remove", "remove a manual tag")):
+        p = tag_verbs.add_parser(name, help=help_text)
+        p.add_argument("--account", required=True, help="account id")
+        p.add_argument("--buyer-key", required=True, help="the buyer's key (as in buyer show)")
+        p.add_argument("--tag", required=True, help="lowercase letters, digits and _")
+        p.add_argument("--note", help="why; shown as the tag's reason")
+        p.add_argument("--marketplace", help="default: every marketplace where the buyer is known")
+        p.add_argument("--by", help="who (default: the login name)")
+        p.set_defaults(func=cmd_tags)
+    imp = tag_verbs.add_parser("import", help="add or remove manual tags listed in a CSV file")
+    imp.add_argument(
+        "file", help="CSV: account_id,buyer_key,tag[,marketplace_id,note,action,added_by]"
+    )
+    imp.add_argument("--by", help="added_by for lines without one (default: the login name)")
+    imp.set_defaults(func=cmd_tags)
+
+    buyer = verbs.add_parser("buyer", help="show one buyer's profile")
+    buyer_verbs = buyer.add_subparsers(dest="buyer_verb", metavar="ACTION", required=True)
+    show = buyer_verbs.add_parser(
+        "show", help="orders, amounts, categories, feedback, messages, tags with reasons"
+    )
+    show.add_argument("--account", required=True)
+    show.add_argument("--buyer-key", required=True)
+    show.set_defaults(func=cmd_buyer_show)
 
     demo = verbs.add_parser(
         "demo", help="run the whole pipeline over the built-in sandbox into data/"

@@ -160,6 +160,12 @@ def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
     report = build(warehouse, accounts=accounts, catalog_path=catalog)
     timings["models"] = time.monotonic() - step
     print(f"models: {len(report.models)} built ({report.mode})")
+    step = time.monotonic()
+    from sellerops.tags import load_rules, materialise_tags
+
+    tags = materialise_tags(warehouse, load_rules())
+    timings["tags"] = time.monotonic() - step
+    print(f"tags: {tags.summary()}")
 
     truth = json.loads(Path(truth_path).read_text())
     counts = _core_counts(warehouse)
