@@ -97,7 +97,8 @@ DICTIONARY_FILE = "dictionary.yaml"
 DOCS_FILE = PROJECT_ROOT / "docs" / "data_dictionary.md"
 PARAMS_TABLE = "staging.build_params"
 
-# Tables the runner must never drop: the loader's datasets and the reference tables.
+# Tables the runner must never drop: the loader's datasets, the reference tables, and
+# the tables other steps keep history in.
 PROTECTED_TABLES = frozenset(
     {
         *(f"core.{n}" for n in ("orders", "order_items", "returns", "refunds", "feedback")),
@@ -108,6 +109,12 @@ PROTECTED_TABLES = frozenset(
         "core.geo_state_time_zones",
         "core.geo_postal_time_zones",
         "core.geo_time_zone_groups",
+        "core.buyer_aliases",
+        # Tag history and manual tags live beside the marts but are never rebuilt.
+        "marts.buyer_tags",
+        "marts.buyer_tags_current",
+        "marts.tag_counts_daily",
+        "ops.manual_buyer_tags",
     }
 )
 SOURCE_TABLES = ("orders", "order_items", "returns", "refunds", "feedback", "messages")
