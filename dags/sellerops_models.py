@@ -52,7 +52,16 @@ def sellerops_models():
 
         return run_tags_task()
 
-    build_models() >> materialise_buyer_tags()
+    @task
+    def write_kpi_report() -> list[str]:
+        """Write the HTML KPI report: one self-contained page per account under data/."""
+        from sellerops.paths import data_dir
+        from sellerops.report import write_report
+        from sellerops.warehouse import connect
+
+        return [str(p) for p in write_report(connect(), data_dir() / "report.html")]
+
+    build_models() >> materialise_buyer_tags() >> write_kpi_report()
 
 
 sellerops_models()

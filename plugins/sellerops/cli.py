@@ -182,6 +182,21 @@ def cmd_buyer_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from sellerops.paths import data_dir
+    from sellerops.report import write_report
+    from sellerops.warehouse import connect
+
+    paths = write_report(
+        connect(args.warehouse),
+        args.out or data_dir() / "report.html",
+        accounts=args.account or None,
+    )
+    for path in paths:
+        print(f"report written: {path}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sellerops import demo
 
@@ -310,11 +325,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build_cmd.set_defaults(func=cmd_build)
 
-    for name, help_text in (
-        ("campaigns", "plan, send and report campaigns"),
-        ("report", "write the HTML KPI report"),
-    ):
+    for name, help_text in (("campaigns", "plan, send and report campaigns"),):
         verbs.add_parser(name, help=help_text).set_defaults(func=_not_yet(name))
+
+    report_cmd = verbs.add_parser("report", help="write the HTML KPI report (one page per account)")
+    report_cmd.add_argument(
+        "--out",
+        metavar="PATH",
+        help="a .html file or a folder (default data/report.html); with several accounts each "
+        "gets <stem>-<account>.html beside it and PATH is the index",
+    )
+    report_cmd.add_argument(
+        "--account",
+        action="append",
+        metavar="A",
+        help="only this account (repeatable; default: every account in the warehouse)",
+    )
+    report_cmd.set_defaults(func=cmd_report)
 
     tags = verbs.add_parser("tags", help="add or remove manual buyer tags")
     tag_verbs = tags.add_subparsers(dest="tags_verb", metavar="ACTION", required=True)

@@ -166,6 +166,11 @@ def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
     tags = materialise_tags(warehouse, load_rules())
     timings["tags"] = time.monotonic() - step
     print(f"tags: {tags.summary()}")
+    step = time.monotonic()
+    from sellerops.report import write_report
+
+    pages = write_report(warehouse, data / "report.html", accounts=accounts)
+    timings["report"] = time.monotonic() - step
 
     truth = json.loads(Path(truth_path).read_text())
     counts = _core_counts(warehouse)
@@ -186,6 +191,7 @@ def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
     print()
     print(_headlines(warehouse))
     print(f"warehouse: {data / 'sellerops.duckdb'}")
+    print(f"KPI report: {pages[-1]} ({len(pages)} pages; open it in a browser)")
     print(f"sandbox truth: {truth_path}")
     print(
         "time: "
