@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 log = logging.getLogger("sellerops")
@@ -203,14 +202,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run(days=args.days, seed=args.seed, orders_per_day=args.orders_per_day)
 
 
-def _not_yet(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        print(f"sellerops {name}: not available in this release yet", file=sys.stderr)
-        return 2
-
-    return run
-
-
 # -- parser --------------------------------------------------------------------
 
 
@@ -325,8 +316,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build_cmd.set_defaults(func=cmd_build)
 
-    for name, help_text in (("campaigns", "plan, send and report campaigns"),):
-        verbs.add_parser(name, help=help_text).set_defaults(func=_not_yet(name))
+    from sellerops import campaigns as cmp  # light: heavy modules load inside the functions
+
+    camp = verbs.add_parser("campaigns", help="plan, send and report campaigns")
+    cv = camp.add_subparsers(dest="campaigns_verb", metavar="ACTION", required=True)
+    for name, func, text in (
+        ("plan", cmp.cli_plan, "update the outbox ops.campaign_sends (no Amazon calls)"),
+        ("send", cmp.cli_send, "resolve, plan, check with Amazon and send (dry run unless live)"),
+        ("status", cmp.cli_status, "outbox by status and reason, last runs, results"),
+        ("results", cmp.cli_results, "recompute marts.campaign_results"),
+    ):
+        p = cv.add_parser(name, help=text)
+        p.add_argument("--campaign", action="append", help="only this campaign (repeatable)")
+        if name != "status":
+            p.add_argument("--campaigns-file", help="default include/campaigns.yaml")
+            p.add_argument("--accounts", help="accounts file (default include/accounts.yaml)")
+            p.add_argument("--as-of", help="the run's now, ISO date or date-time (default: now)")
+        if name == "send":
+            mode = p.add_mutually_exclusive_group()
+            mode.add_argument("--dry-run", action="store_true", help="send nothing")
+            mode.add_argument(
+                "--live",
+                action="append",
+                metavar="CAMPAIGN",
+                help="send this campaign live for this run (repeatable)",
+            )
+        p.set_defaults(func=func)
+    opt = cv.add_parser("opt-out", help="record a buyer's opt-out, or import a CSV of them")
+    opt.add_argument("--account")
+    opt.add_argument("--buyer")
+    opt.add_argument(
+        "--channel",
+        default="all",
+        choices=["all", "amazon_review_request", "amazon_message", "audience_export"],
+    )
+    opt.add_argument("--note")
+    opt.add_argument("--csv", help="account_id,buyer_key[,channel,since,note]")
+    opt.set_defaults(func=cmp.cli_opt_out)
 
     report_cmd = verbs.add_parser("report", help="write the HTML KPI report (one page per account)")
     report_cmd.add_argument(

@@ -153,24 +153,32 @@ def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
                     )
                 print(f"  ingested {account.account_id} / {marketplace_id}")
         timings["ingest"] = time.monotonic() - step
+        step = time.monotonic()
+        from sellerops.models.runner import build
 
-    step = time.monotonic()
-    from sellerops.models.runner import build
+        report = build(warehouse, accounts=accounts, catalog_path=catalog)
+        timings["models"] = time.monotonic() - step
+        print(f"models: {len(report.models)} built ({report.mode})")
+        step = time.monotonic()
+        from sellerops.tags import load_rules, materialise_tags
 
-    report = build(warehouse, accounts=accounts, catalog_path=catalog)
-    timings["models"] = time.monotonic() - step
-    print(f"models: {len(report.models)} built ({report.mode})")
-    step = time.monotonic()
-    from sellerops.tags import load_rules, materialise_tags
+        tags = materialise_tags(warehouse, load_rules())
+        timings["tags"] = time.monotonic() - step
+        print(f"tags: {tags.summary()}")
+        step = time.monotonic()
+        from sellerops.campaigns.results import compute_results, render_results
+        from sellerops.campaigns.sender import send_campaigns
 
-    tags = materialise_tags(warehouse, load_rules())
-    timings["tags"] = time.monotonic() - step
-    print(f"tags: {tags.summary()}")
-    step = time.monotonic()
-    from sellerops.report import write_report
+        # The shipped campaigns run live here: the sandbox is not Amazon.
+        run = send_campaigns(warehouse, accounts=accounts, as_of=world.end, live=True)
+        print(run.summary())
+        print(render_results(compute_results(warehouse, as_of=world.end, mature_only=False)))
+        timings["campaigns"] = time.monotonic() - step
+        step = time.monotonic()
+        from sellerops.report import write_report
 
-    pages = write_report(warehouse, data / "report.html", accounts=accounts)
-    timings["report"] = time.monotonic() - step
+        pages = write_report(warehouse, data / "report.html", accounts=accounts)
+        timings["report"] = time.monotonic() - step
 
     truth = json.loads(Path(truth_path).read_text())
     counts = _core_counts(warehouse)

@@ -319,9 +319,11 @@ def _is_expired_token(exc) -> bool:
     details = " ".join(
         str(e.get(k, "")) for e in (exc.error or []) if isinstance(e, dict) for k in e
     )
-    # Expired, revoked or unknown access tokens all heal with a fresh token.
-    return any(
-        word in details.lower() for word in ("expired", "unauthorized", "revoked", "invalid")
+    # Expired, revoked or unknown access tokens heal with a fresh token; other 403s
+    # (an action Amazon does not offer, a missing role) must not be retried.
+    text = details.lower()
+    return "token" in text and any(
+        w in text for w in ("expired", "revoked", "invalid", "malformed")
     )
 
 
