@@ -1,0 +1,271 @@
+"""What every benchmark shares: result rows, sizes, timers, a throwaway PostgreSQL database,
+and a child-process runner that reports the child's own peak RSS."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = BENCH_DIR.parent
+PG_ADMIN_ENV = "SELLEROPS_BENCH_PG"
+PG_ADMIN_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+NOT_MEASURED = "not measured"
+
+
+# -- result rows ------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """One row of the table (and of ``results.json``)."""
+
+    id: str
+    what: str
+    figure: float | None
+    unit: str
+    target: str
+    met: bool | None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "what": self.what,
+            "figure": self.figure,
+            "unit": self.unit,
+            "target": self.target,
+            "met": self.met,
+            "detail": self.detail,
+        }
+
+
+def not_measured(id_: str, what: str, unit: str, target: str, reason: str, **detail) -> Result:
+    """A row without a figure; ``detail.not_measured`` says why (never a made-up number)."""
+    return Result(id_, what, None, unit, target, None, {"not_measured": reason, **detail})
+
+
+def at_least(figure: float, bound: float) -> bool:
+    return bool(figure >= bound)
+
+
+def at_most(figure: float, bound: float) -> bool:
+    return bool(figure <= bound)
+
+
+# -- sizes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sizes:
+    name: str
+    b1_rows: int  # order lines loaded into PostgreSQL
+    b2_rows: int  # order lines loaded into DuckDB
+    b3_lines: tuple[int, int]  # the two DuckDB model-build sizes (small, 10x)
+    b3_pg_lines: int  # the PostgreSQL model-build size
+    b4_lines: int  # history of the incremental build
+    history_days: int  # days the B3/B4 worlds span (10M / 365 = ~27k lines a day)
+    b5_time_scale: float
+    b5_pages_after_burst: int
+    b6_lines: tuple[int, int]  # report sizes (small, 10x)
+    b7_repeats: int
+    b8_demo_args: tuple[str, ...]
+
+
+SIZES: dict[str, Sizes] = {
+    "full": Sizes(
+        name="full",
+        b1_rows=1_000_000,
+        b2_rows=1_000_000,
+        b3_lines=(1_000_000, 10_000_000),
+        b3_pg_lines=1_000_000,
+        b4_lines=10_000_000,
+        history_days=365,
+        b5_time_scale=60.0,
+        b5_pages_after_burst=40,
+        b6_lines=(200_000, 2_000_000),
+        b7_repeats=3,
+        b8_demo_args=(),
+    ),
+    "small": Sizes(
+        name="small",
+        b1_rows=200_000,
+        b2_rows=200_000,
+        b3_lines=(50_000, 500_000),
+        b3_pg_lines=50_000,
+        b4_lines=500_000,
+        history_days=365,
+        b5_time_scale=200.0,
+        b5_pages_after_burst=15,
+        b6_lines=(10_000, 100_000),
+        b7_repeats=1,
+        b8_demo_args=("--days", "14"),
+    ),
+    # For the smoke test: checks the plumbing, the figures mean little.
+    "tiny": Sizes(
+        name="tiny",
+        b1_rows=5_000,
+        b2_rows=5_000,
+        b3_lines=(3_000, 30_000),
+        b3_pg_lines=3_000,
+        b4_lines=30_000,
+        history_days=60,
+        b5_time_scale=1000.0,
+        b5_pages_after_burst=3,
+        b6_lines=(1_000, 10_000),
+        b7_repeats=1,
+        b8_demo_args=("--days", "3", "--orders-per-day", "5"),
+    ),
+}
+
+
+# -- timing -----------------------------------------------------------------------------
+
+
+class Stopwatch:
+    """``with watch("phase"):`` records wall seconds per phase (``watch.seconds``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(
+                self.seconds.get(name, 0.0) + time.perf_counter() - started, 4
+            )
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - started, value
+
+
+def machine() -> dict[str, Any]:
+    """Context for the figures: load average (other work on the box skews timings)."""
+    return {"loadavg": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
+
+
+def rnd(value: float, digits: int = 3) -> float:
+    return float(round(value, digits))
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+
+def pg_admin_url() -> str:
+    return os.environ.get(PG_ADMIN_ENV, PG_ADMIN_DEFAULT)
+
+
+def pg_unavailable() -> str | None:
+    """None when the benchmark PostgreSQL answers, else why not."""
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(pg_admin_url(), poolclass=sa.pool.NullPool)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any failure means "no server"
+        return f"PostgreSQL at {pg_admin_url()} not reachable ({type(exc).__name__})"
+    return None
+
+
+@contextlib.contextmanager
+def throwaway_pg_database(label: str) -> Iterator[str]:
+    """Create ``sellerops_bench_<label>_<random>``; yield its URL; drop it afterwards."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(pg_admin_url())
+    name = f"sellerops_bench_{label}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+# -- child processes ------------------------------------------------------------------------
+
+
+@dataclass
+class ChildRun:
+    returncode: int
+    seconds: float
+    max_rss_mb: float  # the child's own peak resident set (getrusage via wait4)
+    stdout: str
+    stderr: str
+
+
+def run_child(
+    argv: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | Path | None = None,
+    timeout: float = 3600.0,
+) -> ChildRun:
+    """Run a command, wait for it with ``wait4`` and return its own peak RSS and wall time."""
+    with (
+        tempfile.TemporaryFile("w+b") as out,
+        tempfile.TemporaryFile("w+b") as err,
+    ):
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True
+        )
+        timer = threading.Timer(timeout, lambda: _kill_group(proc.pid))
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        # ru_maxrss is in KiB on Linux.
+        return ChildRun(
+            proc.returncode,
+            seconds,
+            usage.ru_maxrss / 1024.0,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", "")
+    paths = [str(PROJECT_ROOT), str(PROJECT_ROOT / "plugins")]
+    env["PYTHONPATH"] = os.pathsep.join([*paths, env["PYTHONPATH"]]).rstrip(os.pathsep)
+    env.update(extra)
+    return env
+
+
+def python() -> str:
+    return sys.executable
