@@ -7,8 +7,15 @@ with Great Expectations, and loads it idempotently into the warehouse.
 
 * **Schedule**: daily at 04:00 UTC over real data intervals (yesterday 00:00 to
   today 00:00 UTC), so a rerun or a backfill of a day reads exactly that day.
-* **Fan-out**: one mapped task per (account, marketplace) for each dataset group.
-* **Assets**: each load task updates the asset of the tables it writes;
+* **Fan-out**: one task per source API (orders, reports, finances, mailbox), mapped
+  over the accounts' *quota units*: (account, SP-API region), with that unit's
+  marketplaces done one after another. Amazon counts quotas per seller account,
+  region and operation, so no two tasks of a run draw on the same quota; together
+  with `max_active_runs=1` concurrency is bounded by the mapping, never by sleeping.
+  Within a task, requests are paced by the quota's token bucket.
+* **Pools**: `sellerops_spapi` and `sellerops_mailbox` (`include/pools.json`, imported
+  by `airflow pools import`) bound how many such tasks run at once across workers.
+* **Assets**: each load task updates the assets of the tables it writes;
   `sellerops_models` runs when they change.
 * **Same code as the CLI**: `sellerops ingest --account A --start D --end D`.
 """
@@ -20,7 +27,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from sellerops.assets import INGEST_OUTLETS
+from sellerops.assets import INGEST_TASKS
 
 
 @dag(
@@ -40,28 +47,25 @@ from sellerops.assets import INGEST_OUTLETS
 )
 def sellerops_ingest():
     @task
-    def partitions() -> list[dict[str, str]]:
-        """Every (account, marketplace) pair from the validated accounts file."""
+    def quota_units() -> list[dict]:
+        """Every (account, SP-API region) with its marketplaces, from the accounts file."""
         from sellerops.accounts import load_accounts
 
-        return [
-            {"account_id": account_id, "marketplace_id": marketplace_id}
-            for account_id, marketplace_id in load_accounts().pairs()
-        ]
+        return load_accounts().quota_units()
 
-    def ingest_task(group: str):
-        @task(task_id=f"ingest_{group}", outlets=INGEST_OUTLETS[group])
-        def ingest(partition: dict[str, str], data_interval_start=None, data_interval_end=None):
-            """Extract, validate and load one dataset group for one partition and interval."""
+    def ingest_task(name: str, spec: dict):
+        @task(task_id=f"ingest_{name}", outlets=spec["outlets"], pool=spec["pool"])
+        def ingest(unit: dict, data_interval_start=None, data_interval_end=None):
+            """Extract, validate and load this source for one quota unit and interval."""
             from sellerops.dag_tasks import run_ingest
 
-            return run_ingest(group, partition, data_interval_start, data_interval_end)
+            return run_ingest(spec["groups"], unit, data_interval_start, data_interval_end)
 
         return ingest
 
-    pairs = partitions()
-    for group in INGEST_OUTLETS:
-        ingest_task(group).expand(partition=pairs)
+    units = quota_units()
+    for name, spec in INGEST_TASKS.items():
+        ingest_task(name, spec).expand(unit=units)
 
 
 sellerops_ingest()

@@ -56,3 +56,35 @@ def test_missing_file_says_what_to_do(tmp_path):
 def test_shipped_example_is_valid():
     accounts = load_accounts(INCLUDE_DIR / "accounts.example.yaml")
     assert len(accounts.accounts) >= 1
+
+
+def test_quota_units_group_marketplaces_by_account_and_region(tmp_path):
+    path = tmp_path / "accounts.yaml"
+    # US, JP, CA, DE, MX, AU for one account; GB for another.
+    path.write_text(
+        GOOD.replace(
+            "[ATVPDKIKX0DER, A1VC38T7YXB528]",
+            "[ATVPDKIKX0DER, A1VC38T7YXB528, A2EUQ1WTGCTBG2, A1PA6795UKMFR9,"
+            " A1AM78C64UM0Y8, A39IBJ37TRP1C6]",
+        )
+        + """  - account_id: beta
+    name: Beta
+    spapi_conn_id: sellerops_spapi_beta
+    marketplaces: [A1F83G8C2ARO7P]
+    seller_time_zone: Europe/London
+"""
+    )
+    assert load_accounts(path).quota_units() == [
+        {
+            "account_id": "acme-outdoor",
+            "region": "na",
+            "marketplace_ids": ["ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8"],
+        },
+        {
+            "account_id": "acme-outdoor",
+            "region": "fe",
+            "marketplace_ids": ["A1VC38T7YXB528", "A39IBJ37TRP1C6"],
+        },
+        {"account_id": "acme-outdoor", "region": "eu", "marketplace_ids": ["A1PA6795UKMFR9"]},
+        {"account_id": "beta", "region": "eu", "marketplace_ids": ["A1F83G8C2ARO7P"]},
+    ]

@@ -45,6 +45,19 @@ MARKETPLACES: dict[str, tuple[str, str, str]] = {
     "A1VC38T7YXB528": ("JP", "JPY", "Asia/Tokyo"),
 }
 
+# SP-API region of each selling region: quotas are per (selling partner, application,
+# region, operation), so marketplaces of one account in the same region share them.
+REGION_OF_COUNTRY = {
+    **dict.fromkeys(("US", "CA", "MX", "BR"), "na"),
+    **dict.fromkeys(("JP", "AU", "SG"), "fe"),
+}
+
+
+def region_of(marketplace_id: str) -> str:
+    """The SP-API region (``na``, ``eu`` or ``fe``) serving a marketplace."""
+    return REGION_OF_COUNTRY.get(MARKETPLACES[marketplace_id][0], "eu")
+
+
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -130,6 +143,20 @@ class AccountsFile(BaseModel):
     def pairs(self) -> list[tuple[str, str]]:
         """Every (account_id, marketplace_id) to extract, in file order."""
         return [(a.account_id, m) for a in self.accounts for m in a.marketplaces]
+
+    def quota_units(self) -> list[dict]:
+        """One unit per (account, SP-API region): the key Amazon's quotas are counted by.
+
+        Each unit lists its marketplaces in file order. Work on one unit runs in one
+        task, marketplace after marketplace, so two tasks never draw on the same quota.
+        """
+        units: dict[tuple[str, str], list[str]] = {}
+        for account_id, marketplace_id in self.pairs():
+            units.setdefault((account_id, region_of(marketplace_id)), []).append(marketplace_id)
+        return [
+            {"account_id": account_id, "region": region, "marketplace_ids": marketplace_ids}
+            for (account_id, region), marketplace_ids in units.items()
+        ]
 
 
 def catalog_path() -> Path | None:

@@ -20,13 +20,24 @@ CORE_REFUNDS = _table_asset("core.refunds")
 CORE_FEEDBACK = _table_asset("core.feedback")
 CORE_MESSAGES = _table_asset("core.messages")
 
-# What each ingest group writes.
-INGEST_OUTLETS: dict[str, list[Asset]] = {
-    "orders": [CORE_ORDERS, CORE_ORDER_ITEMS],
-    "returns": [CORE_RETURNS],
-    "refunds": [CORE_REFUNDS],
-    "feedback": [CORE_FEEDBACK],
-    "messages": [CORE_MESSAGES],
+# The daily ingest's tasks, one per source API. Each is mapped over the accounts'
+# quota units (account x SP-API region) and runs these ingest groups for every
+# marketplace of its unit in turn; ``pool`` bounds the fleet-wide concurrency
+# (include/pools.json). Returns and feedback share one task because both draw
+# on the Reports API quota.
+INGEST_TASKS: dict[str, dict] = {
+    "orders": {
+        "groups": ("orders",),
+        "outlets": [CORE_ORDERS, CORE_ORDER_ITEMS],
+        "pool": "sellerops_spapi",
+    },
+    "reports": {
+        "groups": ("returns", "feedback"),
+        "outlets": [CORE_RETURNS, CORE_FEEDBACK],
+        "pool": "sellerops_spapi",
+    },
+    "finances": {"groups": ("refunds",), "outlets": [CORE_REFUNDS], "pool": "sellerops_spapi"},
+    "mailbox": {"groups": ("messages",), "outlets": [CORE_MESSAGES], "pool": "sellerops_mailbox"},
 }
 
 # Any core table changing is reason to rebuild the models.

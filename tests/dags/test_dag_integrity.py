@@ -48,7 +48,7 @@ def test_policy_violations_are_reported(tmp_path):
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
-def test_dag_file_imports_nothing_heavy_and_fast(dag_file):
+def test_dag_file_imports_nothing_heavy(dag_file):
+    # What a DAG file costs to parse is measured by the benchmarks (B7), not timed here.
     report = import_cost(dag_file)
     assert report["heavy"] == [], f"{dag_file.name} imports {report['heavy']} at parse time"
-    assert report["seconds"] < 1.0, f"{dag_file.name} took {report['seconds']:.2f} s to import"

@@ -1,0 +1,65 @@
+"""The DAGs' wiring: what runs, how it fans out, which pools and assets it uses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sellerops.assets import INGEST_TASKS
+from sellerops.ingest import GROUPS
+from sellerops.paths import DAGS_DIR, INCLUDE_DIR
+
+
+@pytest.fixture(scope="module")
+def dags():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_DIR))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+def test_ingest_has_one_mapped_task_per_source_api(dags):
+    dag = dags["sellerops_ingest"]
+    assert sorted(t.task_id for t in dag.tasks) == [
+        "ingest_finances",
+        "ingest_mailbox",
+        "ingest_orders",
+        "ingest_reports",
+        "quota_units",
+    ]
+    for name in ("orders", "reports", "finances", "mailbox"):
+        task = dag.get_task(f"ingest_{name}")
+        assert type(task).__name__.endswith("MappedOperator"), name
+        assert task.upstream_task_ids == {"quota_units"}
+        assert task.partial_kwargs.get("pool", getattr(task, "pool", None)) == (
+            "sellerops_mailbox" if name == "mailbox" else "sellerops_spapi"
+        )
+    assert dag.max_active_runs == 1  # one run at a time: one task per quota unit
+
+
+def test_every_daily_group_is_ingested_by_exactly_one_task():
+    groups = [g for spec in INGEST_TASKS.values() for g in spec["groups"]]
+    assert sorted(groups) == sorted(GROUPS)
+
+
+def test_every_pool_the_dags_use_is_shipped(dags):
+    shipped = json.loads((INCLUDE_DIR / "pools.json").read_text())
+    used = set()
+    for dag in dags.values():
+        for task in dag.tasks:
+            pool = getattr(task, "pool", None) or task.partial_kwargs.get("pool")
+            used.add(pool)
+    assert used - {"default_pool"} == set(shipped)
+    assert all(spec["slots"] >= 1 for spec in shipped.values())
+
+
+def test_models_run_on_core_assets_and_campaigns_on_tags(dags):
+    core = {"core.orders", "core.order_items", "core.returns", "core.refunds"}
+    core |= {"core.feedback", "core.messages"}
+    ingest_outlets = {a.name for spec in INGEST_TASKS.values() for a in spec["outlets"]}
+    assert ingest_outlets == core
+    assert type(dags["sellerops_models"].schedule).__name__ == "AssetAny"
+    assert {a.name for a in dags["sellerops_models"].schedule.objects} == core
+    assert [a.name for a in dags["sellerops_campaigns"].schedule] == ["marts.buyer_tags"]
