@@ -10,11 +10,12 @@ exports for channels where marketing is allowed.
 * **plan**: one outbox row per campaign x order in `ops.campaign_sends` (unique);
   exclusions (cancelled, returned, refunded, negative feedback, already solicited,
   opted out, business orders), tags, product scope, and a deterministic holdout.
-* **send**: interrupted sends from earlier runs are resolved by asking Amazon, never by
-  sending blind; each row is claimed, checked with Amazon
-  (`getSolicitationActionsForOrder` / `getMessagingActionsForOrder`) right before the
-  send, sent within the operation's quota and settled: sent, ineligible, excluded,
-  held out, failed with Amazon's error. **Dry run until a campaign is `live: true`.**
+* **send**: one mapped task per seller account (Amazon's quotas are per account, so
+  accounts send in parallel, bounded by the `sellerops_spapi` pool). Interrupted sends
+  from earlier runs are resolved by asking Amazon, never by sending blind; each row
+  is claimed, checked with Amazon (`getSolicitationActionsForOrder` /
+  `getMessagingActionsForOrder`) right before the send, sent within the operation's
+  quota and settled: sent, ineligible, excluded, held out, failed with Amazon's error. **Dry run until a campaign is `live: true`.**
 * **results**: `marts.campaign_results`, treated vs held-out buyers with a 95 %
   confidence interval.
 * The run report (counts by outcome and reason) is in the task log and in
@@ -54,11 +55,18 @@ def sellerops_campaigns():
         return run_plan_task(run_id)
 
     @task
-    def send(run_id=None) -> dict:
+    def account_ids() -> list[str]:
+        """Every configured seller account: one send task each (each has its own quotas)."""
+        from sellerops.accounts import load_accounts
+
+        return [account.account_id for account in load_accounts().accounts]
+
+    @task(pool="sellerops_spapi")
+    def send(account_id: str, run_id=None) -> dict:
         """Resolve interrupted sends, then check eligibility and send (live campaigns only)."""
         from sellerops.campaigns.sender import run_send_task
 
-        return run_send_task(run_id)
+        return run_send_task(run_id, account_id=account_id)
 
     @task
     def results(run_id=None) -> dict:
@@ -67,7 +75,7 @@ def sellerops_campaigns():
 
         return run_results_task(run_id)
 
-    plan() >> send() >> results()
+    plan() >> send.expand(account_id=account_ids()) >> results()
 
 
 sellerops_campaigns()

@@ -575,3 +575,46 @@ def test_send_window_is_the_buyers_local_time():
     assert in_send_window(c, "America/New_York", datetime(2026, 3, 1, 14, 0, tzinfo=UTC))
     assert in_send_window(c, "Asia/Tokyo", datetime(2026, 3, 1, 0, 0, tzinfo=UTC))  # 09:00 JST
     assert not in_send_window(c, "Asia/Tokyo", datetime(2026, 3, 1, 11, 0, tzinfo=UTC))  # 20:00
+
+
+def test_one_send_task_per_account_sends_that_accounts_orders_only(sandbox, world, tmp_path):
+    """The DAG plans once, then maps one send task per account (``only_accounts``)."""
+    from sellerops.campaigns.planner import plan_campaigns
+
+    env, wh = sandbox, sandbox.wh
+    campaigns_file = write_campaigns(tmp_path / "campaigns.yaml", REVIEW)
+    first, second = [a.account_id for a in env.accounts.accounts]
+    account_of = world.orders.set_index("order_id")["account_id"]
+    plan_campaigns(wh, campaigns_file, accounts=env.accounts, as_of=world.end)
+
+    with pytest.raises(defs.CampaignsError, match="unknown account"):
+        send_campaigns(wh, campaigns_file, accounts=env.accounts, only_accounts=["nobody"])
+
+    run = send_campaigns(
+        wh,
+        campaigns_file,
+        accounts=env.accounts,
+        as_of=world.end,
+        plan=False,
+        only_accounts=[first],
+    )
+    assert run.status == "success"
+    sent_first = {s["amazonOrderId"] for s in server_sends(env)}
+    assert sent_first and {account_of[o] for o in sent_first} == {first}
+    rows = outbox(wh, "review_7d")
+    assert {o for o, r in rows.items() if r["status"] == "sent"} == sent_first
+    # The second account's rows were not touched: all still as planned.
+    second_rows = [r for o, r in rows.items() if account_of[o] == second]
+    assert second_rows and {r["status"] for r in second_rows} <= {"planned", "excluded", "held_out"}
+
+    send_campaigns(
+        wh,
+        campaigns_file,
+        accounts=env.accounts,
+        as_of=world.end,
+        plan=False,
+        only_accounts=[second],
+    )
+    rows = check_invariants(env, world, "review_7d")
+    sent_second = {o for o, r in rows.items() if r["status"] == "sent"} - sent_first
+    assert sent_second and {account_of[o] for o in sent_second} == {second}

@@ -63,3 +63,12 @@ def test_models_run_on_core_assets_and_campaigns_on_tags(dags):
     assert type(dags["sellerops_models"].schedule).__name__ == "AssetAny"
     assert {a.name for a in dags["sellerops_models"].schedule.objects} == core
     assert [a.name for a in dags["sellerops_campaigns"].schedule] == ["marts.buyer_tags"]
+
+
+def test_campaigns_plan_once_then_send_per_account(dags):
+    dag = dags["sellerops_campaigns"]
+    send = dag.get_task("send")
+    assert type(send).__name__.endswith("MappedOperator")
+    assert send.upstream_task_ids == {"plan", "account_ids"}
+    assert dag.get_task("results").upstream_task_ids == {"send"}
+    assert send.partial_kwargs.get("pool") == "sellerops_spapi"

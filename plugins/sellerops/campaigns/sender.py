@@ -450,6 +450,7 @@ def send_campaigns(
     claim_lease: timedelta = DEFAULT_CLAIM_LEASE,
     max_post_attempts: int = 3,
     after_accept: Callable[[OutboxRow], None] | None = None,
+    only_accounts: Sequence[str] | None = None,
 ) -> CampaignRun:
     """Resolve interrupted sends, plan, then send every due row (the DAG's send task).
 
@@ -458,7 +459,9 @@ def send_campaigns(
     SpApiSessions (``{account_id: session}`` or a callable taking the Account).
     ``warehouse``, ``definitions`` and ``accounts`` may be objects or paths/URLs
     (picklable, so the function can run in a subprocess). ``after_accept`` is called
-    after Amazon accepted a send and before the row is settled (tests).
+    after Amazon accepted a send and before the row is settled (tests). ``only_accounts``
+    limits the resolve and send phases to those accounts (the DAG maps one send task
+    per account: each has its own quotas); planning still covers every account.
 
     On DuckDB the warehouse's writer lock is held while a phase runs (the sends
     included): other writers wait for the campaign run.
@@ -467,6 +470,12 @@ def send_campaigns(
     definitions = get_definitions(definitions)
     accounts = get_accounts(accounts)
     defs.check_accounts(definitions, accounts)
+    known = [a.account_id for a in accounts.accounts]
+    scope = set(known) if only_accounts is None else set(only_accounts)
+    if scope - set(known):
+        raise defs.CampaignsError(
+            f"unknown account(s) {sorted(scope - set(known))}; known: {', '.join(known)}"
+        )
     resolved = resolve_as_of(as_of)
     selected = definitions.select(list(campaigns) if campaigns else None)
     run = CampaignRun(step="send", as_of=resolved, campaigns=[c.name for c in selected])
@@ -476,7 +485,7 @@ def send_campaigns(
         with wh.connect() as conn:
             outbox = _Outbox(wh, conn, run)
             for campaign in selected:
-                _resolve_claims(outbox, amazon, campaign, claim_lease, accounts)
+                _resolve_claims(outbox, amazon, campaign, claim_lease, accounts, scope)
         if plan:
             plan_campaigns(
                 wh, definitions, accounts=accounts, as_of=resolved, campaigns=run.campaigns, run=run
@@ -485,6 +494,8 @@ def send_campaigns(
             outbox = _Outbox(wh, conn, run)
             for campaign in selected:
                 for account, marketplace_id in defs.pairs(campaign, accounts):
+                    if account.account_id not in scope:
+                        continue
                     if campaign.channel == defs.EXPORT:
                         _export_pair(outbox, campaign, account.account_id, marketplace_id)
                     else:
@@ -738,9 +749,15 @@ def _resolve_claims(
     campaign: defs.Campaign,
     lease: timedelta,
     accounts: Any,
+    scope: set[str] | None = None,
 ) -> None:
-    """Take over claims older than ``lease`` (their worker died) and settle them by asking."""
-    rows = outbox.abandoned(campaign, lease)
+    """Take over claims older than ``lease`` (their worker died) and settle them by asking.
+
+    With ``scope``, only claims of those accounts (another task resolves the rest).
+    """
+    rows = [
+        row for row in outbox.abandoned(campaign, lease) if scope is None or row.account_id in scope
+    ]
     if not rows:
         return
     if campaign.channel == defs.EXPORT:
@@ -879,9 +896,17 @@ def _settle_export(
     )
 
 
-def run_send_task(airflow_run_id: str | None = None) -> dict[str, Any]:
-    """The DAG's send task: every campaign of the configured file, as of now."""
-    run = send_campaigns()
+def run_send_task(
+    airflow_run_id: str | None = None, account_id: str | None = None
+) -> dict[str, Any]:
+    """The DAG's send task: every campaign of the configured file, as of now.
+
+    With ``account_id``, that account's sends only, after the plan task planned them.
+    """
+    if account_id is None:
+        run = send_campaigns()
+    else:
+        run = send_campaigns(only_accounts=[account_id], plan=False)
     if airflow_run_id:
         log.info("Airflow run %s", airflow_run_id)
     return run.as_dict()
