@@ -15,8 +15,12 @@ with Great Expectations, and loads it idempotently into the warehouse.
   Within a task, requests are paced by the quota's token bucket.
 * **Pools**: `sellerops_spapi` and `sellerops_mailbox` (`include/pools.json`, imported
   by `airflow pools import`) bound how many such tasks run at once across workers.
-* **Assets**: each load task updates the assets of the tables it writes;
-  `sellerops_models` runs when they change.
+* **Assets**: each load task updates the assets of the tables it writes (lineage);
+  `summarise` runs when every load task has finished, whatever its state, logs the
+  run's loads per account and dataset from `ops.load_audit`, and updates the
+  `sellerops.ingest_run` asset that `sellerops_models` waits for: one model build per
+  ingest run, even when some partitions failed (they are retried by the next run and
+  the failure shows in this DAG). If nothing at all was loaded it fails instead.
 * **Same code as the CLI**: `sellerops ingest --account A --start D --end D`.
 """
 
@@ -27,7 +31,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from sellerops.assets import INGEST_TASKS
+from sellerops.assets import INGEST_RUN, INGEST_TASKS
 
 
 @dag(
@@ -63,9 +67,16 @@ def sellerops_ingest():
 
         return ingest
 
+    @task(outlets=[INGEST_RUN], trigger_rule="all_done")
+    def summarise(dag_run=None) -> dict:
+        """Log this run's loads (from ops.load_audit) and tell the models to build."""
+        from sellerops.dag_tasks import run_ingest_summary
+
+        return run_ingest_summary(dag_run.start_date)
+
     units = quota_units()
-    for name, spec in INGEST_TASKS.items():
-        ingest_task(name, spec).expand(unit=units)
+    loads = [ingest_task(name, spec).expand(unit=units) for name, spec in INGEST_TASKS.items()]
+    loads >> summarise()
 
 
 sellerops_ingest()

@@ -7,7 +7,8 @@ feedback, reply times and windows, regions, lifecycle) — on DuckDB or PostgreS
 then applies the buyer tag rules (`include/tags.yaml`) and updates the tag asset
 that `sellerops_campaigns` listens to.
 
-* **Schedule**: whenever an ingest load updates a core table (assets), not on a clock.
+* **Schedule**: after every ingest run (the `sellerops.ingest_run` asset), not on a
+  clock: one build per run, over whatever that run loaded.
 * **Incremental**: a day's new data recomputes only the buyers and days it touches;
   `sellerops build --full-refresh` rebuilds everything.
 * **Same code as the CLI**: `sellerops build`.
@@ -20,12 +21,12 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, task
 
-from sellerops.assets import BUYER_TAGS, CORE_ASSETS, MARTS
+from sellerops.assets import BUYER_TAGS, INGEST_RUN, MARTS
 
 
 @dag(
     dag_id="sellerops_models",
-    schedule=CORE_ASSETS,
+    schedule=[INGEST_RUN],
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

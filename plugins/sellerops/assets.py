@@ -40,9 +40,10 @@ INGEST_TASKS: dict[str, dict] = {
     "mailbox": {"groups": ("messages",), "outlets": [CORE_MESSAGES], "pool": "sellerops_mailbox"},
 }
 
-# Any core table changing is reason to rebuild the models.
-CORE_ASSETS = (
-    CORE_ORDERS | CORE_ORDER_ITEMS | CORE_RETURNS | CORE_REFUNDS | CORE_FEEDBACK | CORE_MESSAGES
+# One event per finished daily ingest run (whatever its partitions did): the models
+# are rebuilt once per run, not once per loaded partition.
+INGEST_RUN = Asset(
+    name="sellerops.ingest_run", uri="sellerops://pipeline/ingest_run", group="sellerops"
 )
 
 MARTS = _table_asset("marts.buyer_profile")

@@ -66,6 +66,51 @@ def run_ingest(groups: Iterable[str], unit: dict, start: datetime, end: datetime
     return summary
 
 
+def run_ingest_summary(since: datetime) -> dict:
+    """Log the loads audited since ``since`` per account, marketplace and dataset.
+
+    Raises when nothing was loaded at all (every partition failed), so the run fails
+    and the models are not rebuilt for nothing.
+    """
+    import sqlalchemy as sa
+
+    from sellerops.warehouse import connect
+
+    with connect().connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT account_id, marketplace_id, dataset, COUNT(*) AS batches, "
+                "SUM(extracted) AS extracted, SUM(loaded) AS loaded, "
+                "SUM(quarantined) AS quarantined, SUM(inserted) AS inserted, "
+                "SUM(updated) AS updated FROM ops.load_audit WHERE started_at >= :since "
+                "GROUP BY account_id, marketplace_id, dataset "
+                "ORDER BY account_id, marketplace_id, dataset"
+            ),
+            {"since": since},
+        ).all()
+    log.info(
+        "%-24s %-15s %-12s %7s %9s %9s %11s %9s %9s",
+        *("account", "marketplace", "dataset", "batches", "extracted", "loaded"),
+        *("quarantined", "inserted", "updated"),
+    )
+    for row in rows:
+        log.info("%-24s %-15s %-12s %7d %9d %9d %11d %9d %9d", *row)
+    totals = {
+        "partitions": len({(r.account_id, r.marketplace_id) for r in rows}),
+        "batches": sum(r.batches for r in rows),
+        "extracted": sum(r.extracted for r in rows),
+        "loaded": sum(r.loaded for r in rows),
+        "quarantined": sum(r.quarantined for r in rows),
+    }
+    log.info("ingest run since %s: %s", since.isoformat(), totals)
+    if not rows:
+        raise RuntimeError(
+            f"no batch was loaded since {since.isoformat()}: every ingest task failed; "
+            "see their logs (the models are not rebuilt)"
+        )
+    return totals
+
+
 def run_build() -> dict:
     """Build the models for every configured account; return the build's summary."""
     from sellerops.accounts import catalog_path, load_accounts

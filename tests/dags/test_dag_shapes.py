@@ -28,6 +28,7 @@ def test_ingest_has_one_mapped_task_per_source_api(dags):
         "ingest_orders",
         "ingest_reports",
         "quota_units",
+        "summarise",
     ]
     for name in ("orders", "reports", "finances", "mailbox"):
         task = dag.get_task(f"ingest_{name}")
@@ -37,6 +38,10 @@ def test_ingest_has_one_mapped_task_per_source_api(dags):
             "sellerops_mailbox" if name == "mailbox" else "sellerops_spapi"
         )
     assert dag.max_active_runs == 1  # one run at a time: one task per quota unit
+    summarise = dag.get_task("summarise")
+    assert summarise.trigger_rule == "all_done"
+    assert summarise.upstream_task_ids == {f"ingest_{n}" for n in INGEST_TASKS}
+    assert [a.name for a in summarise.outlets] == ["sellerops.ingest_run"]
 
 
 def test_every_daily_group_is_ingested_by_exactly_one_task():
@@ -55,13 +60,13 @@ def test_every_pool_the_dags_use_is_shipped(dags):
     assert all(spec["slots"] >= 1 for spec in shipped.values())
 
 
-def test_models_run_on_core_assets_and_campaigns_on_tags(dags):
+def test_models_run_after_each_ingest_run_and_campaigns_on_tags(dags):
     core = {"core.orders", "core.order_items", "core.returns", "core.refunds"}
     core |= {"core.feedback", "core.messages"}
     ingest_outlets = {a.name for spec in INGEST_TASKS.values() for a in spec["outlets"]}
     assert ingest_outlets == core
-    assert type(dags["sellerops_models"].schedule).__name__ == "AssetAny"
-    assert {a.name for a in dags["sellerops_models"].schedule.objects} == core
+    # One model build per ingest run, not one per loaded partition.
+    assert [a.name for a in dags["sellerops_models"].schedule] == ["sellerops.ingest_run"]
     assert [a.name for a in dags["sellerops_campaigns"].schedule] == ["marts.buyer_tags"]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from sellerops.accounts import load_accounts
 from sellerops.assets import INGEST_TASKS
-from sellerops.dag_tasks import run_ingest
+from sellerops.dag_tasks import run_ingest, run_ingest_summary
 from sellerops.sandbox.service import make_world, sandbox_environment
 from sellerops.sandbox.truth import compute_truth
 
@@ -25,6 +27,9 @@ def test_every_task_over_every_unit_loads_the_truth(world, tmp_path, monkeypatch
 
     migrations.upgrade(connect())
     truth = compute_truth(world)
+    began = datetime.now(UTC)
+    with pytest.raises(RuntimeError, match="every ingest task failed"):
+        run_ingest_summary(began)
     with sandbox_environment(tmp_path / "sandbox", world=world):
         units = load_accounts().quota_units()
         # The sandbox's accounts sell in the US (NA region) and Japan (FE region).
@@ -50,3 +55,12 @@ def test_every_task_over_every_unit_loads_the_truth(world, tmp_path, monkeypatch
             for t in CORE
         }
     assert counts == truth["totals"]
+    every = [r for rows in summaries.values() for r in rows]
+    totals = run_ingest_summary(began)
+    assert totals == {
+        "partitions": 4,  # 2 accounts x (US, JP)
+        "batches": len(every),
+        "extracted": sum(r["extracted"] for r in every),
+        "loaded": sum(r["loaded"] for r in every),
+        "quarantined": 0,
+    }
