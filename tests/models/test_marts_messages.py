@@ -85,28 +85,29 @@ def test_message_peak_hours(built):
         "account_id",
         "marketplace_id",
         "time_zone_basis",
+        "time_zone_group",
         "local_weekday",
         "local_hour",
     )
     # Buyer's zone: the message's order's address, else the buyer's latest order, else
     # the marketplace default (America/New_York for Amazon.com).
-    #   m1 B6, no order anywhere -> New York, EDT since 03-09: 10:00 Mon 2025-03-10
-    #   m2 B3 pre-sales, no order id -> B3's address, Chicago: 20:00 CST Sun 2025-03-02
-    #   m3 O7 Pensacola: 02:00 UTC = 20:00 CST Sat 2025-03-08 (before the change)
+    #   m1 B6, no order anywhere -> New York (Eastern), EDT since 03-09: 10:00 Mon 2025-03-10
+    #   m2 B3 pre-sales, no order id -> B3's address, Chicago (Central): 20:00 CST Sun 2025-03-02
+    #   m3 O7 Pensacola (Central): 02:00 UTC = 20:00 CST Sat 2025-03-08 (before the change)
     #   m4 O7 Pensacola: 01:00 UTC = 20:00 CDT Sun 2025-03-09 (after it): same hour 20
-    #   m5 O6 Phoenix (no DST): 16:00 UTC = 09:00 MST Wed 2025-02-26
+    #   m5 O6 Phoenix (Mountain, no DST): 16:00 UTC = 09:00 MST Wed 2025-02-26
     # Seller's zone (Asia/Shanghai, +8): m1 22:00 Mon, m2 10:00 Mon, m3 10:00 Sun,
-    # m4 09:00 Mon, m5 00:00 Thu 2025-02-27.
+    # m4 09:00 Mon, m5 00:00 Thu 2025-02-27; each keeps its buyer's group.
     expected = {
-        ("buyer", 1, 10): 1,
-        ("buyer", 7, 20): 2,
-        ("buyer", 6, 20): 1,
-        ("buyer", 3, 9): 1,
-        ("seller", 1, 22): 1,
-        ("seller", 1, 10): 1,
-        ("seller", 7, 10): 1,
-        ("seller", 1, 9): 1,
-        ("seller", 4, 0): 1,
+        ("buyer", "Eastern", 1, 10): 1,
+        ("buyer", "Central", 7, 20): 2,
+        ("buyer", "Central", 6, 20): 1,
+        ("buyer", "Mountain", 3, 9): 1,
+        ("seller", "Eastern", 1, 22): 1,
+        ("seller", "Central", 1, 10): 1,
+        ("seller", "Central", 7, 10): 1,
+        ("seller", "Central", 1, 9): 1,
+        ("seller", "Mountain", 4, 0): 1,
     }
     assert sorted(rows) == sorted((ACME, US, *key) for key in expected)
     for key, count in expected.items():

@@ -77,11 +77,14 @@ def _fill(wh: warehouse.Warehouse) -> None:
             [
                 {"time_zone_basis": b, "local_weekday": d, "local_hour": h, "buyer_messages": n}
                 | {"account_id": A, "marketplace_id": US, "share_of_buyer_messages": n / 4}
-                for b, d, h, n in (
-                    ("buyer", 1, 9, 3),
-                    ("buyer", 3, 22, 1),
-                    ("seller", 2, 1, 2),
-                    ("seller", 2, 23, 2),
+                | {"time_zone_group": g}
+                for b, g, d, h, n in (
+                    ("buyer", "Eastern", 1, 9, 2),
+                    ("buyer", "Pacific", 1, 9, 1),
+                    ("buyer", "Central", 3, 22, 1),
+                    ("seller", "Eastern", 2, 1, 2),
+                    ("seller", "Pacific", 2, 23, 1),
+                    ("seller", "Central", 2, 23, 1),
                 )
             ]
             + [
@@ -89,6 +92,7 @@ def _fill(wh: warehouse.Warehouse) -> None:
                     "account_id": B,
                     "marketplace_id": US,
                     "time_zone_basis": "buyer",
+                    "time_zone_group": "Eastern",
                     "local_weekday": 1,
                     "local_hour": 9,
                     "buyer_messages": 100,
@@ -529,6 +533,19 @@ def test_message_heat_map_fills_the_grid_and_frames_the_wrapping_window(wh):
     assert int(_cells(buyer, local_weekday=1, local_hour=10)["buyer_messages"].iloc[0]) == 0
     seller = _cells(cells, time_zone_basis="seller")
     assert sorted(seller.loc[seller["buyer_messages"] > 0, "local_hour"]) == [1, 23]
+    assert int(_cells(seller, local_weekday=2, local_hour=23)["buyer_messages"].iloc[0]) == 2
+    # By the buyer's zone, on the buyer's clock: 24 hours per group with a message,
+    # groups west to east.
+    zones = chart.data["zones"]
+    assert len(zones) == 3 * 24
+    assert list(dict.fromkeys(zones["time_zone_group"])) == ["Pacific", "Central", "Eastern"]
+    busy = zones[zones["buyer_messages"] > 0]
+    columns = (busy["time_zone_group"], busy["local_hour"], busy["buyer_messages"])
+    assert list(zip(*columns, strict=True)) == [
+        ("Pacific", 9, 1),
+        ("Central", 22, 1),
+        ("Eastern", 9, 2),
+    ]
     # 22:00 + 4 h wraps past midnight: two spans on the 0-24 axis.
     segments = chart.data["segments"]
     assert [(r.from_hour, r.to_hour) for r in segments.itertuples()] == [(22, 24), (0, 2)]

@@ -256,21 +256,26 @@ def _percent(value: float | None, digits: int = 1) -> str:
 
 # -- 1. buyer messages by local hour, with the reply window ------------------------------
 
-HEAT_TITLE = "When buyers write: messages by local hour, with the recommended reply window"
+HEAT_TITLE = (
+    "When buyers write: messages by local hour and time zone, with the recommended reply window"
+)
 HEAT_DESCRIPTION = (
     "Buyer messages of the last 90 days by weekday and hour, on the buyer's own clock "
-    "(the time zone of the ship-to address) and on the seller's clock. The red frame on "
-    "the seller's clock is the recommended reply window: the block of consecutive hours "
-    "in which most buyer messages arrive (marts.message_peak_hours, marts.reply_window)."
+    "(the time zone of the ship-to address) and on the seller's clock, and below by the "
+    "buyer's US time zone and local hour. The red frame on the seller's clock is the "
+    "recommended reply window: the block of consecutive hours in which most buyer "
+    "messages arrive (marts.message_peak_hours, marts.reply_window)."
 )
+# US zone groups from west to east, then the rest (sellerops.geo).
+ZONE_GROUPS = ("Hawaii", "Alaska", "Pacific", "Mountain", "Central", "Eastern", "Atlantic")
 
 
 def message_heat_map(conn: sa.Connection, account_id: str) -> Chart:
     """Buyer messages by local weekday x hour, buyer's and seller's clock, plus the window."""
     cells = query(
         conn,
-        "SELECT marketplace_id, time_zone_basis, local_weekday, local_hour, buyer_messages "
-        "FROM marts.message_peak_hours WHERE account_id = :account_id",
+        "SELECT marketplace_id, time_zone_basis, time_zone_group, local_weekday, local_hour, "
+        "buyer_messages FROM marts.message_peak_hours WHERE account_id = :account_id",
         account_id=account_id,
     )
     window = query(
@@ -296,9 +301,12 @@ def message_heat_map(conn: sa.Connection, account_id: str) -> Chart:
             cells=cells,
             window=window,
             segments=pd.DataFrame(),
+            zones=pd.DataFrame(),
         )
 
-    grid = _message_grid(cells)
+    zones = _zone_hours(cells)
+    keys = ["marketplace_id", "time_zone_basis", "local_weekday", "local_hour"]
+    grid = _message_grid(cells.groupby(keys, as_index=False)["buyer_messages"].sum())
     segments = _window_segments(window)
     most = int(grid["buyer_messages"].max())
     panels = []
@@ -317,7 +325,10 @@ def message_heat_map(conn: sa.Connection, account_id: str) -> Chart:
             seller_segments,
             most,
         )
-        panels.append((mkt, alt.hconcat(buyer, seller, spacing=24).resolve_scale(color="shared")))
+        clocks = alt.hconcat(buyer, seller, spacing=24).resolve_scale(color="shared")
+        by_zone = _zone_panel(zones[zones["marketplace_id"] == mkt.marketplace_id])
+        stacked = alt.vconcat(clocks, by_zone, spacing=16).resolve_scale(color="independent")
+        panels.append((mkt, stacked))
         if len(win):
             w = records(win)[0]
             median = w["median_first_reply_minutes"]
@@ -335,7 +346,7 @@ def message_heat_map(conn: sa.Connection, account_id: str) -> Chart:
         key="message_heat_map",
         title=HEAT_TITLE,
         description=HEAT_DESCRIPTION,
-        data={"cells": grid, "window": window, "segments": segments},
+        data={"cells": grid, "window": window, "segments": segments, "zones": zones},
         chart=_stack(panels),
         notes=notes,
     )
@@ -364,6 +375,65 @@ def _message_grid(cells: pd.DataFrame) -> pd.DataFrame:
     return grid.sort_values(
         ["marketplace_id", "time_zone_basis", "local_weekday", "local_hour"]
     ).reset_index(drop=True)
+
+
+def _zone_hours(cells: pd.DataFrame) -> pd.DataFrame:
+    """Buyer messages by marketplace, buyer's time-zone group and local hour (buyer's clock).
+
+    Every hour 0-23 of each group that has a message, zeros filled in; groups ordered
+    west to east, then any other group.
+    """
+    buyer = cells[cells["time_zone_basis"] == "buyer"].astype(
+        {"local_hour": int, "buyer_messages": int}
+    )
+    counts = buyer.groupby(["marketplace_id", "time_zone_group", "local_hour"], as_index=False)[
+        "buyer_messages"
+    ].sum()
+    groups = counts[["marketplace_id", "time_zone_group"]].drop_duplicates()
+    full = groups.merge(pd.DataFrame({"local_hour": range(24)}), how="cross").merge(
+        counts, on=["marketplace_id", "time_zone_group", "local_hour"], how="left"
+    )
+    full["buyer_messages"] = full["buyer_messages"].fillna(0).astype(int)
+    rank = {g: i for i, g in enumerate(ZONE_GROUPS)}
+    full["zone_rank"] = full["time_zone_group"].map(lambda g: rank.get(g, len(rank)))
+    full["hour_end"] = full["local_hour"] + 1
+    full["hour_label"] = full["local_hour"].map(hour_label)
+    return full.sort_values(
+        ["marketplace_id", "zone_rank", "time_zone_group", "local_hour"]
+    ).reset_index(drop=True)
+
+
+def _zone_panel(zones: pd.DataFrame) -> Any:
+    order = list(dict.fromkeys(zones["time_zone_group"]))
+    return (
+        alt.Chart(_inline(zones))
+        .mark_rect(stroke="white", strokeWidth=0.5)
+        .encode(
+            x=alt.X(
+                "local_hour:Q",
+                scale=alt.Scale(domain=[0, 24], nice=False, zero=False),
+                axis=alt.Axis(values=list(range(0, 25, 3)), title="Buyer's local hour", format="d"),
+            ),
+            x2="hour_end:Q",
+            y=alt.Y("time_zone_group:N", sort=order, title="Buyer's time zone"),
+            color=alt.when(alt.datum.buyer_messages == 0)
+            .then(alt.value("#eef1f5"))
+            .otherwise(
+                alt.Color(
+                    "buyer_messages:Q",
+                    scale=alt.Scale(scheme="purples", domainMin=0),
+                    title="Messages by zone",
+                    legend=alt.Legend(format="d"),
+                )
+            ),
+            tooltip=[
+                alt.Tooltip("time_zone_group:N", title="Time zone"),
+                alt.Tooltip("hour_label:N", title="Hour"),
+                alt.Tooltip("buyer_messages:Q", title="Messages"),
+            ],
+        )
+        .properties(width=864, height=max(40, 22 * len(order)), title="By buyer's time zone")
+    )
 
 
 def _window_segments(window: pd.DataFrame) -> pd.DataFrame:
