@@ -196,6 +196,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_privacy_purge(args: argparse.Namespace) -> int:
+    from sellerops import privacy, warehouse
+
+    now = datetime.fromisoformat(args.as_of) if args.as_of else None
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    report = privacy.purge(warehouse.connect(args.warehouse), now)
+    print(report.summary())
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from sellerops.history import format_history, run_history
+    from sellerops.warehouse import connect
+
+    since = datetime.now(UTC) - timedelta(days=args.days)
+    print(format_history(run_history(connect(args.warehouse), since=since, limit=args.limit)))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sellerops import demo
 
@@ -403,6 +433,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--orders-per-day", type=float, default=25.0)
     demo.set_defaults(func=cmd_demo)
+
+    history = verbs.add_parser(
+        "history", help="recent loads, validations, model builds and campaign runs (ops tables)"
+    )
+    history.add_argument("--days", type=_positive_int, default=7, help="look back N days (7)")
+    history.add_argument(
+        "--limit", type=_positive_int, default=50, help="at most N rows per table (50)"
+    )
+    history.set_defaults(func=cmd_history)
+
+    privacy = verbs.add_parser("privacy", help="buyer-data retention (see docs/data_map.md)")
+    privacy_verbs = privacy.add_subparsers(dest="privacy_verb", metavar="ACTION", required=True)
+    purge = privacy_verbs.add_parser(
+        "purge",
+        help="redact quarantined values and delete export files, Data Docs pages and stale "
+        "ingest folders 30 days after delivery",
+    )
+    purge.add_argument("--as-of", help="the purge's now, ISO date or date-time (default: now)")
+    purge.set_defaults(func=cmd_privacy_purge)
     return parser
 
 

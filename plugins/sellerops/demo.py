@@ -101,7 +101,10 @@ def _headlines(warehouse) -> str:
     return "\n".join(lines)
 
 
-def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
+def run(
+    *, days: int = 60, seed: int = 42, orders_per_day: float = 25.0, pepper: bytes | None = None
+) -> int:
+    """The whole pipeline; ``pepper`` (default: the public development pepper) keys buyers."""
     import json
 
     from sellerops.sandbox.service import sandbox_environment
@@ -113,9 +116,12 @@ def run(*, days: int = 60, seed: int = 42, orders_per_day: float = 25.0) -> int:
     url = _fresh_warehouse(data / "sellerops.duckdb")
     warehouse = connect(url)
     migrations.upgrade(warehouse)
-    pepper = identity.DEVELOPMENT_PEPPER.encode()
-    print("SellerOps demo: sandbox seller accounts, DuckDB warehouse, development pepper")
-    print("  (the development pepper is public: never use it for real buyers)")
+    if pepper is None:
+        pepper = identity.DEVELOPMENT_PEPPER.encode()
+        print("SellerOps demo: sandbox seller accounts, DuckDB warehouse, development pepper")
+        print("  (the development pepper is public: never use it for real buyers)")
+    else:
+        print("SellerOps demo: sandbox seller accounts, DuckDB warehouse, configured pepper")
 
     sandbox_dir = data / "sandbox"
     shutil.rmtree(sandbox_dir, ignore_errors=True)

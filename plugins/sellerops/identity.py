@@ -60,6 +60,10 @@ def load_pepper(allow_development: bool = False) -> bytes:
             f"no buyer pepper: set the environment variable {PEPPER_ENV} or the Airflow "
             f"connection {PEPPER_CONN_ID!r} (its password is the pepper)"
         )
+    if value != DEVELOPMENT_PEPPER:
+        from sellerops.masking import mask
+
+        mask(value)  # task logs show *** wherever the pepper would appear
     return value.encode("utf-8")
 
 

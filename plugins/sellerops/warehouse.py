@@ -79,6 +79,9 @@ def _url_from_airflow() -> str | None:
     except Exception:  # noqa: BLE001 - no such connection or no Airflow context
         return None
     extra = conn.extra_dejson or {}
+    from sellerops.masking import mask_connection
+
+    mask_connection(conn, extra)
     if extra.get("sqlalchemy_url"):
         return extra["sqlalchemy_url"]
     return conn.get_uri()

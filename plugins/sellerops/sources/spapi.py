@@ -77,6 +77,9 @@ class SpApiCredentials:
                 "secret, extra refresh_token)"
             ) from exc
         extra = conn.extra_dejson or {}
+        from sellerops.masking import mask_connection
+
+        mask_connection(conn, extra)  # task logs show *** for the secret and the token
         missing = [
             name
             for name, value in (
