@@ -5,8 +5,11 @@ Extracts orders, returns, refunds, seller feedback and buyer-seller messages for
 every (seller account x marketplace) in the accounts file, validates each batch
 with Great Expectations, and loads it idempotently into the warehouse.
 
-* **Schedule**: daily at 04:00 UTC over real data intervals (yesterday 00:00 to
-  today 00:00 UTC), so a rerun or a backfill of a day reads exactly that day.
+* **Schedule**: daily at 04:00 UTC over real data intervals: the 24 hours up to the
+  run (04:00 to 04:00 UTC), so a rerun or a backfill reads exactly its interval and
+  consecutive runs cover every instant once. Reports that count in local days are
+  asked for every local day the interval touches (the loader's MERGE makes the
+  overlap harmless).
 * **Fan-out**: one task per source API (orders, reports, finances, mailbox), mapped
   over the accounts' *quota units*: (account, SP-API region), with that unit's
   marketplaces done one after another. Amazon counts quotas per seller account,
