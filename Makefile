@@ -30,6 +30,13 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Benchmarks (bench/README.md): the issue's sizes by default; `make bench SIZES=small`
+# for a quicker run, `ONLY=B1,B3` for some of them.
+SIZES ?= full
+ONLY ?=
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --sizes $(SIZES) $(if $(ONLY),--only $(ONLY)) --markdown
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -26,7 +26,16 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from bench.common import Result, Sizes, Stopwatch, at_least, machine, rnd
+from bench.common import (
+    Result,
+    Sizes,
+    Stopwatch,
+    at_least,
+    duckdb_memory_limit,
+    duckdb_warehouse,
+    machine,
+    rnd,
+)
 
 WHAT_STAGE = "DuckDB transfer (Arrow stage) vs reading Parquet"
 WHAT_MERGE = "DuckDB load_batch vs the same MERGE SQL over Parquet"
@@ -56,6 +65,7 @@ def run(sizes: Sizes) -> list[Result]:
         "rows_per_second": {k: round(rows / v) for k, v in best.items()},
         "same_rows_everywhere": checks,
         "prepare_seconds": watch.seconds,
+        "duckdb_memory_limit": duckdb_memory_limit(),
         **machine(),
     }
     stage_ratio = best["parquet"] / best["arrow_stage"]
@@ -70,11 +80,7 @@ def run(sizes: Sizes) -> list[Result]:
 
 def _warehouse(path: Path):
     """A new DuckDB warehouse file at the head revision (untimed)."""
-    from sellerops import migrations
-    from sellerops.warehouse import connect
-
-    wh = connect(f"duckdb:///{path}")
-    migrations.upgrade(wh)
+    wh = duckdb_warehouse(path)
     _checkpoint(wh)
     return wh
 

@@ -21,6 +21,11 @@ BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 PG_ADMIN_ENV = "SELLEROPS_BENCH_PG"
 PG_ADMIN_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# DuckDB takes up to 80% of RAM by default; on a shared 24 GB machine a 10M-line
+# build then crowds out everything else. The benchmarks' warehouses get this cap
+# (DuckDB spills to a temporary directory beyond it).
+DUCKDB_MEMORY_ENV = "SELLEROPS_BENCH_DUCKDB_MEMORY"
+DUCKDB_MEMORY_DEFAULT = "6GB"
 NOT_MEASURED = "not measured"
 
 
@@ -163,6 +168,33 @@ def machine() -> dict[str, Any]:
 
 def rnd(value: float, digits: int = 3) -> float:
     return float(round(value, digits))
+
+
+# -- warehouses ---------------------------------------------------------------------------
+
+
+def duckdb_memory_limit() -> str:
+    return os.environ.get(DUCKDB_MEMORY_ENV, DUCKDB_MEMORY_DEFAULT)
+
+
+def duckdb_warehouse(path: Path, *, upgrade: bool = True):
+    """A DuckDB warehouse file (the library's Warehouse) with the benchmark memory cap."""
+    import sqlalchemy as sa
+
+    from sellerops import migrations
+    from sellerops.warehouse import Warehouse
+
+    config = {
+        "memory_limit": duckdb_memory_limit(),
+        "temp_directory": str(path.with_name(path.name + ".tmp")),
+    }
+    engine = sa.create_engine(
+        f"duckdb:///{path}", poolclass=sa.pool.NullPool, connect_args={"config": config}
+    )
+    warehouse = Warehouse(engine)
+    if upgrade:
+        migrations.upgrade(warehouse)
+    return warehouse
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """``make bench``: run the benchmarks, print one table, write ``bench/results.json``.
 
-    python -m bench.run [--sizes full|small|tiny] [--only B1,B2] [--out FILE]
+    python -m bench.run [--sizes full|small|tiny] [--only B1,B2] [--out FILE] [--markdown]
+    python -m bench.run --show [--markdown]      # the table of an existing results file
 
 Every benchmark runs in its own child process (``python -m bench.run --worker
 ID``), one after the other, so none inherits another's memory, imports or
 threads, and a crash becomes a "not measured" row with the reason instead of
 ending the run. B3 and B4 share one run (B4's full rebuild is B3's large build).
+A partial run (``--only``) replaces its rows in the results file and keeps the
+others.
 
 ``results.json`` is a list of rows: ``id``, ``what``, ``figure`` (a number, or
 null when not measured), ``unit``, ``target``, ``met`` (true/false, null for
@@ -110,7 +113,10 @@ def _run_benchmark(benchmark: Benchmark, sizes_name: str, timeout: float) -> lis
         if child.returncode == 0 and out.exists():
             rows = json.loads(out.read_text(encoding="utf-8"))
         else:
-            reason = _failure(child.stderr) or f"exit code {child.returncode}"
+            if child.returncode < 0:
+                reason = f"stopped by signal {-child.returncode}"
+            else:
+                reason = _failure(child.stderr) or f"exit code {child.returncode}"
             rows = [
                 not_measured(
                     id_, benchmark.what, "", "", f"benchmark failed: {reason}",
@@ -188,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per benchmark")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--show", action="store_true", help="print the table of --out and stop")
     args = parser.parse_args(argv)
 
+    if args.show:
+        return show(args.out, markdown=args.markdown)
     if args.worker:
         try:
             return worker(args.worker, args.sizes, args.worker_out)
@@ -208,15 +217,44 @@ def main(argv: list[str] | None = None) -> int:
         rows += bench_rows
         seconds = bench_rows[0]["detail"]["run"]["benchmark_seconds"]
         failed = any("benchmark failed" in r["detail"].get("not_measured", "") for r in bench_rows)
-        print(f"{'FAILED' if failed else 'done'} in {seconds:.0f} s", flush=True)
+        figures = "; ".join(
+            f"{r['id']} {_figure_text(r)} {r['unit']} {_met_text(r)}".strip() for r in bench_rows
+        )
+        print(f"{'FAILED' if failed else 'done'} in {seconds:.0f} s: {figures}", flush=True)
+    merged = _merge(args.out, rows) if args.only else rows
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=1, default=str) + "\n", encoding="utf-8")
+    args.out.write_text(json.dumps(merged, indent=1, default=str) + "\n", encoding="utf-8")
     print()
     print(render_table(rows))
     if args.markdown:
         print()
-        print(render_table(rows, markdown=True))
+        print(render_table(merged, markdown=True))
     print(f"\n{len(rows)} rows in {time.perf_counter() - started:.0f} s; details in {args.out}")
+    if len(merged) > len(rows):
+        kept = sorted({r["id"] for r in merged} - {r["id"] for r in rows})
+        print(f"(kept the earlier rows of {', '.join(kept)} in {args.out})")
+    return 0
+
+
+def _merge(out: Path, rows: list[dict]) -> list[dict]:
+    """A partial run (``--only``) replaces its own rows in ``out`` and keeps the others
+    (each row's ``detail.run.sizes`` says at which sizes it was measured), so
+    ``results.json`` stays the latest full table."""
+    try:
+        earlier = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return rows
+    ran = {r["id"] for r in rows}
+    kept = [
+        r for r in earlier if isinstance(r, dict) and r.get("id") in ALL_IDS and r["id"] not in ran
+    ]
+    return sorted([*kept, *rows], key=lambda r: ALL_IDS.index(r["id"]))
+
+
+def show(path: Path, *, markdown: bool) -> int:
+    """Print the table of an existing results file."""
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    print(render_table(rows, markdown=markdown))
     return 0
 
 

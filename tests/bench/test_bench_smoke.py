@@ -1,0 +1,127 @@
+"""The benchmark harness runs and writes results.json in the documented shape.
+
+Not a timing test: every row must carry a numeric figure or an explicit
+"not measured" reason, never a made-up number. ``--sizes tiny`` keeps the
+figures meaningless and the run short.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.run import ALL_IDS, _merge, render_table
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = {"id", "what", "figure", "unit", "target", "met", "detail"}
+
+
+def run_bench(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> list[dict]:
+    out = tmp_path / "results.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--sizes", "tiny", "--out", str(out), *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "id" in result.stdout and "met" in result.stdout  # the table was printed
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def check_rows(rows: list[dict]) -> None:
+    assert isinstance(rows, list) and rows
+    for row in rows:
+        assert set(row) == KEYS, row.keys()
+        assert row["id"] in ALL_IDS
+        assert isinstance(row["what"], str) and row["what"]
+        assert isinstance(row["unit"], str) and isinstance(row["target"], str)
+        assert isinstance(row["detail"], dict)
+        assert row["met"] in (True, False, None)
+        if row["figure"] is None:
+            reason = row["detail"].get("not_measured")
+            assert isinstance(reason, str) and reason.strip(), row
+            assert row["met"] is None
+        else:
+            assert isinstance(row["figure"], int | float) and not isinstance(row["figure"], bool)
+            assert math.isfinite(row["figure"]), row
+            assert row["unit"], row
+            assert "not_measured" not in row["detail"]
+
+
+def test_a_subset_writes_the_documented_rows(tmp_path):
+    rows = run_bench(tmp_path, "--only", "B2")
+    check_rows(rows)
+    assert {r["id"] for r in rows} == {"B2"}
+    b2 = rows[0]["detail"]
+    assert b2["same_rows_everywhere"]["identical"] is True
+    assert set(b2["best_seconds"]) == {"parquet", "arrow_stage", "parquet_merge", "load_batch"}
+
+
+def test_an_unreachable_database_is_a_reason_not_a_figure(tmp_path):
+    rows = run_bench(
+        tmp_path,
+        "--only",
+        "B1",
+        env={"SELLEROPS_BENCH_PG": "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"},
+    )
+    check_rows(rows)
+    assert rows and all(r["id"] == "B1" and r["figure"] is None for r in rows)
+    assert all("not reachable" in r["detail"]["not_measured"] for r in rows)
+
+
+def test_the_table_shows_reasons_for_rows_not_measured():
+    rows = [
+        {"id": "B3", "what": "model build", "figure": None, "unit": "x", "target": "<= 11x",
+         "met": None, "detail": {"not_measured": "not measured: models runner not available"}},
+        {"id": "B1", "what": "bulk load", "figure": 8.5, "unit": "x", "target": ">= 8x",
+         "met": True, "detail": {}},
+    ]  # fmt: skip
+    text = render_table(rows)
+    assert "not measured: models runner not available" in text
+    assert "8.5" in text and "yes" in text
+    assert render_table(rows, markdown=True).startswith("| id | what | figure |")
+
+
+def test_a_partial_run_replaces_its_rows_and_keeps_the_others(tmp_path):
+    def row(id_: str, figure: float, sizes: str) -> dict:
+        return {"id": id_, "what": id_, "figure": figure, "unit": "x", "target": "",
+                "met": None, "detail": {"run": {"sizes": sizes}}}  # fmt: skip
+
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps([row("B1", 1.0, "full"), row("B3", 2.0, "full"),
+                               row("B3", 3.0, "full"), row("B7", 4.0, "full")]))  # fmt: skip
+    merged = _merge(out, [row("B7", 5.0, "full"), row("B3", 6.0, "small")])
+    assert [(r["id"], r["figure"]) for r in merged] == [("B1", 1.0), ("B3", 6.0), ("B7", 5.0)]
+    assert _merge(tmp_path / "missing.json", [row("B2", 1.0, "tiny")])[0]["id"] == "B2"
+
+
+@pytest.mark.slow
+def test_every_benchmark_at_tiny_size(tmp_path):
+    rows = run_bench(tmp_path)
+    check_rows(rows)
+    assert {r["id"] for r in rows} == set(ALL_IDS)
+    assert all(r["figure"] is not None for r in rows), [r for r in rows if r["figure"] is None]
+    first = {}
+    for row in rows:
+        first.setdefault(row["id"], row["detail"])
+    # Not timings: what each benchmark checks besides them.
+    assert first["B1"]["same_rows_everywhere"]["identical"] is True
+    assert first["B2"]["same_rows_everywhere"]["identical"] is True
+    b4 = first["B4"]
+    assert b4["incremental_mode"] == "incremental" and b4["full_rebuild_mode"] == "full"
+    assert b4["new_day_rows"]["order_items"] > 0
+    assert b4["comparison"]["identical_within_1e-9"], b4["comparison"]
+    assert b4["older_orders_rekeyed_by_identity_resolution_without_new_loaded_at"] == 0
+    assert first["B5"]["orders_extracted"] == first["B5"]["orders_expected"] > 0
+    assert [r["lines"] for r in first["B6"]["runs"].values()] == [1_000, 10_000]
+    assert first["B8"]["exit_code"] == 0 and first["B8"]["truth_matched"] is True
