@@ -12,16 +12,18 @@ one buyer would otherwise appear under two keys. The rule, applied per account:
   recipient key, else null.
 
 The links live in ``core.buyer_aliases``; re-running changes nothing when no
-new link appeared, and only rows whose resolved key changed are updated.
+new link appeared, and only rows whose resolved key changed are updated (with a
+new ``loaded_at``, as the loader would: incremental model builds see the change).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from sellerops.warehouse import Warehouse
+from sellerops.warehouse import Warehouse, xact_lock
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,9 @@ def resolve_identities(warehouse: Warehouse, account_id: str) -> dict[str, int]:
     """Refresh the aliases and the resolved ``core.orders.buyer_key`` of one account."""
     params = {"account_id": account_id}
     with warehouse.begin() as conn:
+        # The loader's lock: a concurrent resolution would re-insert the aliases this
+        # one inserts, and an orders load updates the same rows of core.orders.
+        xact_lock(conn, f"sellerops:load:{account_id}")
         before = conn.execute(
             sa.text("SELECT COUNT(*) FROM core.buyer_aliases WHERE account_id = :account_id"),
             params,
@@ -76,12 +81,14 @@ def resolve_identities(warehouse: Warehouse, account_id: str) -> dict[str, int]:
             sa.text("SELECT COUNT(*) FROM core.buyer_aliases WHERE account_id = :account_id"),
             params,
         ).scalar()
+        # A re-keyed order is a changed row: loaded_at moves with it, so the next
+        # incremental model build recomputes it (and its old and new buyer).
         updated = conn.execute(
             sa.text(
-                f"UPDATE core.orders AS o SET buyer_key = {_RESOLVED} "  # noqa: S608 - fixed SQL
+                f"UPDATE core.orders AS o SET buyer_key = {_RESOLVED}, loaded_at = :now "  # noqa: S608 - fixed SQL
                 f"WHERE o.account_id = :account_id AND o.buyer_key IS DISTINCT FROM {_RESOLVED}"
             ),
-            params,
+            {**params, "now": datetime.now(UTC)},
         ).rowcount
     log.info(
         "identity %s: %d aliases (was %d), %d orders re-keyed", account_id, aliases, before, updated

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import time
@@ -121,6 +122,42 @@ class Warehouse:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for a PostgreSQL advisory lock named ``name``."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def xact_lock(conn: Connection, name: str) -> None:
+    """Wait for the advisory lock ``name``, held until ``conn``'s transaction ends.
+
+    PostgreSQL only (DuckDB's writer lock already serialises writers). Take it first
+    in a READ COMMITTED transaction: later statements then see what the previous
+    holder committed.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(name)})
+
+
+@contextlib.contextmanager
+def exclusive(warehouse: Warehouse, name: str) -> Iterator[None]:
+    """Hold the advisory lock ``name`` on a connection of its own while the block runs.
+
+    For REPEATABLE READ transactions, whose snapshot would be taken by the statement
+    that waits for an in-transaction lock (too early). The lock goes with the
+    connection if the process dies. A no-op on DuckDB.
+    """
+    if warehouse.is_duckdb:
+        yield
+        return
+    with warehouse.engine.connect() as conn:
+        started = time.monotonic()
+        xact_lock(conn, name)
+        waited = time.monotonic() - started
+        if waited > 1:
+            log.info("waited %.1f s for the lock %s", waited, name)
+        yield
 
 
 def duckdb_path(url: URL) -> Path | None:
