@@ -319,3 +319,23 @@ def core_counts(wh) -> dict[str, int]:
             name: conn.exec_driver_sql(f"SELECT COUNT(*) FROM {ds.core_table}").scalar()  # noqa: S608
             for name, ds in DATASETS.items()
         }
+
+
+def per_backend(tmp_path_factory, label: str, run: Callable[[warehouse.Warehouse], dict]):
+    """``get(backend)``: ``run`` on a fresh DuckDB file or PostgreSQL database, computed once."""
+    cache: dict[str, dict] = {}
+
+    def get(backend: str) -> dict:
+        if backend not in cache:
+            if backend == "duckdb":
+                path = tmp_path_factory.mktemp(label) / f"{label}.duckdb"
+                wh = warehouse.connect(f"duckdb:///{path}")
+                migrations.upgrade(wh)
+                cache[backend] = run(wh)
+                wh.dispose()
+            else:
+                with pg_database() as wh:
+                    cache[backend] = run(wh)
+        return cache[backend]
+
+    return get

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sellerops import load, migrations, warehouse
+from sellerops import load
 from sellerops.identity_resolution import resolve_identities
 from sellerops.models import runner
 from sellerops.sandbox.client import clear_token_cache
@@ -63,22 +63,7 @@ def _single_run(wh, sandbox, world) -> dict:
 @pytest.fixture(scope="module")
 def single(tmp_path_factory, sandbox, world):
     """Per backend, what one run alone leaves (computed once)."""
-    cache: dict[str, dict] = {}
-
-    def get(backend: str) -> dict:
-        if backend not in cache:
-            if backend == "duckdb":
-                path = tmp_path_factory.mktemp("single") / "single.duckdb"
-                wh = warehouse.connect(f"duckdb:///{path}")
-                migrations.upgrade(wh)
-                cache[backend] = _single_run(wh, sandbox, world)
-                wh.dispose()
-            else:
-                with kit.pg_database() as wh:
-                    cache[backend] = _single_run(wh, sandbox, world)
-        return cache[backend]
-
-    return get
+    return kit.per_backend(tmp_path_factory, "single", lambda wh: _single_run(wh, sandbox, world))
 
 
 def _raw_counts(wh) -> dict[str, int]:

@@ -76,22 +76,7 @@ def model_relations() -> list[str]:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory, sandbox, world):
     """Per backend, the clean run's core tables, models and tags (computed once)."""
-    cache: dict[str, dict] = {}
-
-    def get(backend: str) -> dict:
-        if backend not in cache:
-            if backend == "duckdb":
-                path = tmp_path_factory.mktemp("clean") / "clean.duckdb"
-                wh = warehouse.connect(f"duckdb:///{path}")
-                migrations.upgrade(wh)
-                cache[backend] = _clean_run(wh, sandbox, world)
-                wh.dispose()
-            else:
-                with kit.pg_database() as wh:
-                    cache[backend] = _clean_run(wh, sandbox, world)
-        return cache[backend]
-
-    return get
+    return kit.per_backend(tmp_path_factory, "clean", lambda wh: _clean_run(wh, sandbox, world))
 
 
 def _clean_run(wh, sandbox, world) -> dict:
