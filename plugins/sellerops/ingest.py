@@ -97,23 +97,35 @@ def _orders(ctx: IngestContext) -> list[Batch]:
     ]
 
 
-def _report_rows(ctx: IngestContext, report_type: str) -> tuple[list[dict], Path | None]:
-    from sellerops.sources.reports import read_rows, request_report
+def _report_rows(
+    ctx: IngestContext, report_type: str
+) -> tuple[list[dict], pd.DataFrame, Path | None]:
+    """(readable rows, rejected rows for quarantine, file) of one report for the window."""
+    from sellerops.sources.reports import ALL_ORDERS, flag_order_siblings, read_rows, request_report
 
     download = request_report(
         ctx.session(), ctx.marketplace_id, report_type, ctx.start, ctx.end, workdir=ctx.workdir
     )
     if download.path is None:
-        return [], None
-    rows = [row for chunk in read_rows(download.path) for row in chunk]
-    return rows, download.path
+        return [], pd.DataFrame(), None
+    rows = [
+        row
+        for chunk in read_rows(
+            download.path, marketplace_id=ctx.marketplace_id, report_type=report_type
+        )
+        for row in chunk
+    ]
+    if report_type == ALL_ORDERS:
+        flag_order_siblings(rows, "amazon-order-id")
+    good, rejected = _split_problem_rows(rows, download.path)
+    return good, rejected, download.path
 
 
 def _orders_report(ctx: IngestContext) -> list[Batch]:
     """History backfill: orders and items from the all-orders report (windows <= 30 days)."""
     from sellerops.sources import reports
 
-    rows, path = _report_rows(ctx, reports.ALL_ORDERS)
+    rows, rejected, path = _report_rows(ctx, reports.ALL_ORDERS)
     if path is not None:
         reports.require_columns(
             path, reports.ALL_ORDERS, reports.header_of(path), reports.ALL_ORDERS_REQUIRED
@@ -122,7 +134,7 @@ def _orders_report(ctx: IngestContext) -> list[Batch]:
         rows, ctx.account.account_id, ctx.marketplace_id, ctx.pepper, reports.ALL_ORDERS
     )
     return [
-        Batch(datasets.ORDERS, orders, reports.ALL_ORDERS, ctx.start, ctx.end),
+        Batch(datasets.ORDERS, orders, reports.ALL_ORDERS, ctx.start, ctx.end, rejected=rejected),
         Batch(datasets.ORDER_ITEMS, items, reports.ALL_ORDERS, ctx.start, ctx.end),
     ]
 
@@ -132,7 +144,7 @@ def _returns(ctx: IngestContext) -> list[Batch]:
 
     batches = []
     for report_type in (reports.MFN_RETURNS, reports.FBA_RETURNS):
-        rows, path = _report_rows(ctx, report_type)
+        rows, rejected, path = _report_rows(ctx, report_type)
         if path is not None:
             reports.require_columns(
                 path, report_type, reports.header_of(path), reports.RETURNS_REQUIRED[report_type]
@@ -149,7 +161,9 @@ def _returns(ctx: IngestContext) -> list[Batch]:
             window_end = datetime.combine(
                 last_day + timedelta(days=1), time.min, tzinfo=zone
             ).astimezone(UTC)
-        batches.append(Batch(datasets.RETURNS, frame, report_type, window_start, window_end))
+        batches.append(
+            Batch(datasets.RETURNS, frame, report_type, window_start, window_end, rejected=rejected)
+        )
     return batches
 
 
@@ -165,7 +179,7 @@ def _refunds(ctx: IngestContext) -> list[Batch]:
 def _feedback(ctx: IngestContext) -> list[Batch]:
     from sellerops.sources import reports
 
-    rows, path = _report_rows(ctx, reports.SELLER_FEEDBACK)
+    rows, rejected, path = _report_rows(ctx, reports.SELLER_FEEDBACK)
     if path is not None:
         reports.require_columns(
             path, reports.SELLER_FEEDBACK, reports.header_of(path), reports.FEEDBACK_REQUIRED
@@ -175,17 +189,28 @@ def _feedback(ctx: IngestContext) -> list[Batch]:
     first_day, last_day = ctx.local_days()
     window_start = datetime.combine(first_day, time.min, tzinfo=UTC)
     window_end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=UTC)
-    return [Batch(datasets.FEEDBACK, frame, reports.SELLER_FEEDBACK, window_start, window_end)]
+    return [
+        Batch(
+            datasets.FEEDBACK,
+            frame,
+            reports.SELLER_FEEDBACK,
+            window_start,
+            window_end,
+            rejected=rejected,
+        )
+    ]
 
 
 def _read_mailbox(ctx: IngestContext):
     """Records from the account's mailbox connection: IMAP, or a local Maildir (extra.maildir)."""
     from airflow.sdk import BaseHook
 
+    from sellerops.masking import mask_connection
     from sellerops.sources import mailbox
 
     conn = BaseHook.get_connection(ctx.account.mailbox_conn_id)
     extra = conn.extra_dejson or {}
+    mask_connection(conn, extra)  # the IMAP password: *** in task logs
     options = {
         "seller_addresses": set(ctx.account.seller_addresses),
         "pepper": ctx.pepper,
@@ -452,12 +477,23 @@ def ingest_range(
 _FILE_WINDOW = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
 
-def _file_chunks(path: Path, order_column: str | None) -> Iterable[list[dict]]:
-    """Chunks of rows; with ``order_column``, an order's lines never straddle two chunks."""
+def _file_chunks(
+    path: Path,
+    order_column: str | None,
+    *,
+    marketplace_id: str | None = None,
+    report_type: str | None = None,
+) -> Iterable[list[dict]]:
+    """Chunks of rows; with ``order_column``, an order's lines never straddle two chunks.
+
+    A file with a header and no rows gives one empty chunk, so it is audited as 0 rows.
+    """
     from sellerops.sources.reports import read_rows
 
     pending: list[dict] = []
-    for chunk in read_rows(path):
+    read_any = False
+    for chunk in read_rows(path, marketplace_id=marketplace_id, report_type=report_type):
+        read_any = True
         if pending and order_column:
             # The next chunk exists: hand over the last order's lines with it.
             last = pending[-1].get(order_column)
@@ -471,7 +507,7 @@ def _file_chunks(path: Path, order_column: str | None) -> Iterable[list[dict]]:
             yield pending
             pending = []
         pending = pending + chunk
-    if pending:
+    if pending or not read_any:
         yield pending
 
 
@@ -514,7 +550,7 @@ def import_report_file(
         raise ValueError(f"account {account_id} does not sell on {marketplace_id}")
     pepper = pepper or identity.load_pepper()
     zone = MARKETPLACES[marketplace_id][2]
-    present = reports.header_of(path)
+    present = reports.header_of(path, marketplace_id=marketplace_id)
     required = {
         reports.ALL_ORDERS: reports.ALL_ORDERS_REQUIRED,
         reports.ORDERS_SHIPPING: reports.SHIPPING_REQUIRED,
@@ -533,7 +569,11 @@ def import_report_file(
     }.get(report_type)
     warehouse = connect(warehouse_url)
     audits: list[LoadAudit] = []
-    for rows in _file_chunks(path, order_column):
+    for rows in _file_chunks(
+        path, order_column, marketplace_id=marketplace_id, report_type=report_type
+    ):
+        if order_column:
+            reports.flag_order_siblings(rows, order_column)
         good, rejected = _split_problem_rows(rows, path)
         if order_column:
             orders, items = reports.all_orders_frames(

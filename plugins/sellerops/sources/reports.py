@@ -7,17 +7,19 @@ column. Files are read from disk in chunks, never as one string.
 
 from __future__ import annotations
 
-import csv
+import codecs
 import gzip
+import hashlib
 import io
 import logging
+import math
 import re
 import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -173,97 +175,400 @@ def _download(session, client, document_id: str, report_type: str, workdir: Path
 
 # -- reading files ---------------------------------------------------------------
 
-_ENCODINGS = ("utf-8-sig", "cp932", "cp1252")
+JAPAN = "A1VC38T7YXB528"
+# Seller Central serves the Japanese flat files in Shift_JIS (Windows-31J, Python's
+# cp932); files opened and re-saved in a spreadsheet elsewhere are Windows-1252.
+LEGACY_ENCODINGS = {JAPAN: "cp932"}
+DEFAULT_LEGACY_ENCODING = "cp1252"
+
+# Bounds on what one line may hold: longer lines and fields are quarantined, and a
+# line is never held in memory beyond MAX_LINE_BYTES.
+MAX_LINE_BYTES = 1 << 20
+MAX_FIELD_CHARS = 65_536
+_SAMPLE_BYTES = 1 << 20
+_PREVIEW_CHARS = 100
+
+_KANA = re.compile(r"[\u3041-\u30ff]")
 
 
-def _open_text(path: Path) -> tuple[io.TextIOBase, str]:
-    """Open a report file as text, gunzipping it and choosing its encoding."""
+def _open_binary(path: Path):
+    """The file's bytes, gunzipped when it is gzip; a clear error for other containers."""
+    if not path.is_file():
+        raise ReportFileError(f"{path}: no such report file")
     raw = path.open("rb")
-    magic = raw.read(2)
+    magic = raw.read(4)
     raw.seek(0)
-    binary = gzip.GzipFile(fileobj=raw) if magic == b"\x1f\x8b" else raw
-    sample = binary.read(1 << 20)
-    binary.seek(0) if hasattr(binary, "seek") else None
-    encoding = "utf-8-sig"
-    for candidate in _ENCODINGS:
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw)
+    if magic == b"PK\x03\x04":
+        raw.close()
+        raise ReportFileError(
+            f"{path}: line 1: a ZIP archive (an Excel .xlsx file?), not a tab-separated "
+            "report; download the report as a text (.txt) file"
+        )
+    return raw
+
+
+def _read_sample(path: Path) -> bytes:
+    binary = _open_binary(path)
+    with binary:
         try:
-            sample.decode(candidate)
-        except UnicodeDecodeError as exc:
-            # A multi-byte character cut at the end of the sample is not an error.
-            if exc.start >= len(sample) - 4 and candidate != "cp1252":
-                encoding = candidate
-                break
+            return binary.read(_SAMPLE_BYTES)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ReportFileError(f"{path}: corrupt or truncated gzip data: {exc}") from None
+
+
+def detect_encoding(path: Path, marketplace_id: str | None = None) -> str:
+    """The text encoding of a report file.
+
+    A byte-order mark decides (UTF-8, UTF-16). Otherwise text that is valid UTF-8
+    is UTF-8, and so is text that is mostly valid UTF-8 with a few bad bytes (a
+    damaged UTF-8 file: its bad lines are quarantined, not misread). Anything else
+    is in the marketplace's legacy encoding: Shift_JIS (cp932) for Amazon.co.jp,
+    Windows-1252 (a superset of Latin-1) for every other marketplace. Without a
+    marketplace, cp932 is chosen only when the text then holds Japanese kana, so a
+    Latin-1 file is never read as Shift_JIS.
+    """
+    sample = _read_sample(Path(path))
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    text = sample.decode("utf-8", errors="replace")
+    # A multi-byte character cut at the end of the sample is not an error.
+    bad = text[:-2].count("\ufffd") if len(sample) == _SAMPLE_BYTES else text.count("\ufffd")
+    if not bad:
+        return "utf-8"
+    wide = sum(1 for ch in text if ord(ch) > 0x7F and ch != "\ufffd")
+    if wide >= 4 * bad:
+        return "utf-8"
+    if marketplace_id is not None:
+        return LEGACY_ENCODINGS.get(marketplace_id, DEFAULT_LEGACY_ENCODING)
+    try:
+        japanese = sample.decode("cp932", errors="strict")
+    except UnicodeDecodeError as exc:
+        japanese = sample[: exc.start].decode("cp932") if exc.start >= len(sample) - 1 else ""
+    return "cp932" if _KANA.search(japanese) else DEFAULT_LEGACY_ENCODING
+
+
+class _Utf16Lines:
+    """readline() over UTF-16 text that returns UTF-8 bytes (one code path for lines)."""
+
+    def __init__(self, binary):
+        self._text = io.TextIOWrapper(binary, encoding="utf-16", errors="strict", newline="")
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._text.readline(size).encode("utf-8", "surrogatepass")
+
+    def close(self) -> None:
+        self._text.close()
+
+
+def _raw_lines(stream) -> Iterator[tuple[bytes, bool]]:
+    """(line without its end, too long) for each line; ends are \\n, \\r\\n or a lone \\r.
+
+    A line longer than MAX_LINE_BYTES is cut there and the rest skipped unread
+    into memory.
+    """
+    while True:
+        chunk = stream.readline(MAX_LINE_BYTES + 1)
+        if not chunk:
+            return
+        if len(chunk) > MAX_LINE_BYTES and not chunk.endswith(b"\n"):
+            rest = chunk
+            while rest and not rest.endswith(b"\n"):
+                rest = stream.readline(1 << 16)
+            yield chunk[:MAX_LINE_BYTES], True
             continue
-        encoding = candidate
-        break
-    return io.TextIOWrapper(binary, encoding=encoding, errors="strict", newline=""), encoding
+        if chunk.endswith(b"\r\n"):
+            chunk = chunk[:-2]
+        elif chunk.endswith((b"\n", b"\r")):
+            chunk = chunk[:-1]
+        yield from ((piece, False) for piece in chunk.split(b"\r"))
 
 
 def _norm(header: str) -> str:
     return re.sub(r"[\s_]+", "-", header.strip().lstrip("\ufeff").lower())
 
 
-def read_rows(path: Path, *, chunk_rows: int = 50_000) -> Iterator[list[dict[str, str]]]:
-    """Yield chunks of rows (dicts keyed by normalised header) from a tab-separated file."""
+def _preview(value: str) -> str:
+    return value if len(value) <= _PREVIEW_CHARS else value[:_PREVIEW_CHARS] + "…"
+
+
+def _codec(encoding: str) -> str:
+    """How one line's bytes decode (UTF-16 lines arrive re-encoded as UTF-8)."""
+    return "utf-8" if encoding in ("utf-8-sig", "utf-16") else encoding
+
+
+def _decode_line(data: bytes, encoding: str, first: bool) -> str:
+    if first and encoding in ("utf-8-sig", "utf-16"):
+        return data.decode("utf-8-sig")
+    return data.decode(_codec(encoding))
+
+
+def read_rows(
+    path: Path,
+    *,
+    chunk_rows: int = 50_000,
+    marketplace_id: str | None = None,
+    encoding: str | None = None,
+    report_type: str | None = None,
+) -> Iterator[list[dict[str, str]]]:
+    """Yield chunks of rows (dicts keyed by normalised header) from a tab-separated file.
+
+    Each row has ``__line`` (its line number). A row that cannot be trusted has
+    ``__problem`` (the reason, naming the line): a field count that differs from
+    the header's, bytes that are not text in the file's encoding, a line or field
+    over the size bounds (its values are then cut to a preview), and -- with
+    ``report_type`` -- a value of a column the parser reads that is not a date or
+    number, or a line that repeats an earlier one word for word.
+    Blank lines are skipped. The encoding is :func:`detect_encoding`'s unless given.
+    """
     path = Path(path)
-    text, encoding = _open_text(path)
-    with text:
-        reader = csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE)
-        try:
-            header = next(reader)
-        except StopIteration:
+    encoding = encoding or detect_encoding(path, marketplace_id)
+    binary = _open_binary(path)
+    stream = _Utf16Lines(binary) if encoding == "utf-16" else binary
+    lines = _raw_lines(stream)
+    checks = VALUE_CHECKS.get(report_type or "", {})
+    seen: dict[bytes, int] = {}
+    try:
+        header = _header_names(path, lines, encoding)
+        if header is None:
             return
-        except UnicodeDecodeError as exc:
-            raise ReportFileError(f"{path}: line 1 is not {encoding} text: {exc}") from None
-        names = [_norm(h) for h in header]
+        names = header
         chunk: list[dict[str, str]] = []
         line = 1
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                break
-            except UnicodeDecodeError as exc:
-                raise ReportFileError(
-                    f"{path}: line {line + 1} is not {encoding} text: {exc}"
-                ) from None
+        for data, too_long in lines:
             line += 1
-            if not any(v.strip() for v in values):
+            row = _row(data, too_long, names, encoding, line)
+            if row is None:
                 continue
-            row = dict(zip(names, values, strict=False))
-            row["__line"] = str(line)
-            if len(values) != len(names):
-                row["__problem"] = (
-                    f"line {line} has {len(values)} fields, the header has {len(names)}"
-                )
+            if report_type is not None and "__problem" not in row:
+                problems = _value_problems(row, checks)
+                digest = hashlib.blake2b(data, digest_size=16).digest()
+                if digest in seen:
+                    problems.append(f"repeats line {seen[digest]} exactly")
+                    if len(problems) == 1:
+                        row["__duplicate"] = str(seen[digest])
+                else:
+                    seen[digest] = line
+                if problems:
+                    row["__problem"] = f"line {line}: " + "; ".join(problems)
             chunk.append(row)
             if len(chunk) >= chunk_rows:
                 yield chunk
                 chunk = []
         if chunk:
             yield chunk
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ReportFileError(f"{path}: corrupt or truncated gzip data: {exc}") from None
+    except UnicodeDecodeError as exc:  # UTF-16 text, decoded while reading
+        raise ReportFileError(f"{path}: not {encoding} text: {exc}") from None
+    finally:
+        stream.close()
+
+
+def _header_names(path: Path, lines, encoding: str) -> list[str] | None:
+    """The normalised header of the first line; None for a file without any line."""
+    for data, too_long in lines:
+        if too_long:
+            raise ReportFileError(f"{path}: line 1 is longer than {MAX_LINE_BYTES} bytes")
+        try:
+            text = _decode_line(data, encoding, first=True)
+        except UnicodeDecodeError as exc:
+            raise ReportFileError(
+                f"{path}: line 1, byte {exc.start + 1}: not {encoding} text"
+            ) from None
+        names = [_norm(h) for h in text.split("\t")]
+        repeated = sorted({n for n in names if n and names.count(n) > 1})
+        if repeated:
+            raise ReportFileError(f"{path}: line 1: column(s) {', '.join(repeated)} appear twice")
+        return names
+    return None
+
+
+def _row(data: bytes, too_long: bool, names: list[str], encoding: str, line: int):
+    """One line as a row dict (None for a blank line)."""
+    if too_long:
+        fields = data.decode(_codec(encoding), errors="replace").split("\t")[:-1]
+        row = {n: _preview(v) for n, v in zip(names, fields, strict=False)}
+        row["__line"] = str(line)
+        row["__problem"] = f"line {line} is longer than {MAX_LINE_BYTES} bytes"
+        return row
+    try:
+        text = _decode_line(data, encoding, first=False)
+    except UnicodeDecodeError as exc:
+        fields = data.decode(_codec(encoding), errors="replace").split("\t")
+        row = {n: _preview(v) for n, v in zip(names, fields, strict=False)}
+        row["__line"] = str(line)
+        column = data[: exc.start].count(b"\t")
+        where = f"column {names[column]}" if column < len(names) else "past the last column"
+        row["__problem"] = f"line {line}: byte {exc.start + 1} ({where}) is not {encoding} text"
+        return row
+    values = text.split("\t")
+    if not any(v.strip() for v in values):
+        return None
+    row = dict(zip(names, values, strict=False))
+    row["__line"] = str(line)
+    if len(values) != len(names):
+        row["__problem"] = f"line {line} has {len(values)} fields, the header has {len(names)}"
+    huge = [(n, len(v)) for n, v in zip(names, values, strict=False) if len(v) > MAX_FIELD_CHARS]
+    if huge:
+        for name, _ in huge:
+            row[name] = _preview(row[name])
+        row["__problem"] = f"line {line}: " + "; ".join(
+            f"{name} has {size} characters, more than {MAX_FIELD_CHARS}" for name, size in huge
+        )
+    return row
 
 
 def require_columns(path: Path, report_type: str, present: set[str], required: list[str]) -> None:
+    if not present:
+        raise ReportFileError(
+            f"{path}: the file is empty (no header line), not a {report_type} file"
+        )
     missing = [c for c in required if c not in present]
     if missing:
+        hint = ""
+        if len(present) == 1 and any("," in c or ";" in c for c in present):
+            hint = " (the header has no tabs: Amazon reports are tab-separated, not CSV)"
         raise ReportFileError(
-            f"{path}: not a {report_type} file: missing column(s) {', '.join(missing)}"
+            f"{path}: not a {report_type} file: missing column(s) {', '.join(missing)}{hint}"
         )
 
 
-def header_of(path: Path) -> set[str]:
-    text, _ = _open_text(Path(path))
-    with text:
-        first = text.readline()
-    return {_norm(h) for h in first.rstrip("\r\n").split("\t")} if first else set()
+def header_of(
+    path: Path, *, marketplace_id: str | None = None, encoding: str | None = None
+) -> set[str]:
+    """The normalised column names of the file's header; empty for an empty file."""
+    path = Path(path)
+    encoding = encoding or detect_encoding(path, marketplace_id)
+    binary = _open_binary(path)
+    stream = _Utf16Lines(binary) if encoding == "utf-16" else binary
+    try:
+        names = _header_names(path, _raw_lines(stream), encoding)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ReportFileError(f"{path}: corrupt or truncated gzip data: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ReportFileError(f"{path}: line 1 is not {encoding} text: {exc}") from None
+    finally:
+        stream.close()
+    return {n for n in names if n} if names else set()
+
+
+def flag_order_siblings(rows: list[dict[str, str]], order_column: str) -> None:
+    """An order is loaded whole or not at all: flag the other lines of a flagged order.
+
+    Order reports have one line per item; loading an order without one of its lines
+    would store a wrong total. ``rows`` must hold all lines of their orders.
+    """
+    broken: dict[str, str] = {}
+    for row in rows:
+        order_id = (row.get(order_column) or "").strip()
+        # A repeated line leaves its order whole: the first copy is loaded.
+        if "__problem" in row and "__duplicate" not in row and order_id:
+            broken.setdefault(order_id, row.get("__line", "?"))
+    for row in rows:
+        order_id = (row.get(order_column) or "").strip()
+        if "__problem" not in row and order_id in broken:
+            row["__problem"] = (
+                f"line {row.get('__line', '?')}: another line of order {order_id} "
+                f"(line {broken[order_id]}) was quarantined"
+            )
+
+
+# -- value checks: a value the parser reads must be what its column promises --------------
+
+_NUMBER_RE = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?$")
+_INT_RE = re.compile(r"^[+-]?\d+$")
+MAX_QUANTITY = 1_000_000_000
+MAX_MONEY = 10**14  # NUMERIC(18, 4)
+
+_ORDER_CHECKS = {
+    "purchase-date": "date",
+    "last-updated-date": "date",
+    "payments-date": "date",
+    "delivery-end-date": "date",
+    "quantity": "int",
+    "quantity-purchased": "int",
+    "item-price": "money",
+    "item-tax": "money",
+    "shipping-price": "money",
+    "shipping-tax": "money",
+    "item-promotion-discount": "money",
+}
+
+# report type -> {normalised column: kind}; only columns the parsers read.
+VALUE_CHECKS: dict[str, dict[str, str]] = {
+    ALL_ORDERS: _ORDER_CHECKS,
+    ORDERS_SHIPPING: _ORDER_CHECKS,
+    MFN_RETURNS: {"return-request-date": "date", "return-quantity": "int"},
+    FBA_RETURNS: {"return-date": "date", "quantity": "int"},
+    SELLER_FEEDBACK: {"date": "date", "rating": "int"},
+}
+
+
+def _value_problems(row: dict[str, str], checks: dict[str, str]) -> list[str]:
+    problems = []
+    for column, kind in checks.items():
+        value = (row.get(column) or "").strip()
+        if not value:
+            continue
+        shown = _scrub(value[:40] + ("…" if len(value) > 40 else ""))
+        if kind == "date":
+            abbreviated = _ABBREVIATED_RE.match(value)
+            if abbreviated and abbreviated.group(2).upper() not in ZONE_ABBREVIATIONS:
+                problems.append(
+                    f"{column} {shown!r}: unknown or ambiguous time zone {abbreviated.group(2)!r}"
+                )
+            elif _parse_time(value) is None:
+                problems.append(f"{column} {shown!r} is not a date")
+        elif kind == "int":
+            if not _INT_RE.match(value):
+                problems.append(f"{column} {shown!r} is not a whole number")
+            elif abs(int(value)) > MAX_QUANTITY:
+                problems.append(f"{column} {shown!r} is out of range")
+        elif not _NUMBER_RE.match(value) or not re.search(r"\d", value):
+            problems.append(f"{column} {shown!r} is not an amount")
+        elif abs(float(value.replace(",", ""))) >= MAX_MONEY:
+            problems.append(f"{column} {shown!r} is out of range")
+    return problems
 
 
 # -- parsers: rows -> typed dataset frames --------------------------------------------
 
 
+# Zone abbreviations some Seller Central files write after a time (fixed offsets, hours).
+# Ambiguous ones (CST: US Central or China) are not read.
+ZONE_ABBREVIATIONS = {
+    "UTC": 0,
+    "GMT": 0,
+    "PST": -8,
+    "PDT": -7,
+    "MST": -7,
+    "MDT": -6,
+    "EST": -5,
+    "EDT": -4,
+    "BST": 1,
+    "CET": 1,
+    "CEST": 2,
+    "JST": 9,
+}
+_ISO_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
+    r"\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+_ABBREVIATED_RE = re.compile(r"^(.*\d)\s+([A-Za-z]{2,5})$")
+
+
 def _parse_time(value: str | None, *, zone: str = "UTC"):
-    """A report time as UTC; a bare date is midnight of that day in ``zone``."""
+    """A report time as UTC; a bare date is midnight of that day in ``zone``.
+
+    Read: ``M/D/YY``, ``M/D/YYYY``, ``DD-Mon-YYYY``, ``YYYY/MM/DD`` (bare dates) and
+    ISO 8601 with or without an offset (none means UTC), optionally followed by one
+    of :data:`ZONE_ABBREVIATIONS`. Anything else (a day-first date, an unknown zone,
+    a day that does not exist) is None: never guessed.
+    """
     if value is None or not str(value).strip():
         return None
     text = str(value).strip()
@@ -273,13 +578,24 @@ def _parse_time(value: str | None, *, zone: str = "UTC"):
         except ValueError:
             continue
         return pd.Timestamp(parsed).tz_localize(zone).tz_convert("UTC")
+    offset = None
+    abbreviated = _ABBREVIATED_RE.match(text)
+    if abbreviated:
+        hours = ZONE_ABBREVIATIONS.get(abbreviated.group(2).upper())
+        if hours is None:
+            return None
+        text, offset = abbreviated.group(1), timedelta(hours=hours)
+    if not _ISO_RE.match(text):
+        return None
     try:
         stamp = pd.Timestamp(text)
-    except (ValueError, TypeError):
+        if stamp.tzinfo is None:
+            stamp = stamp.tz_localize(timezone(offset or timedelta(0)))
+        elif offset is not None:
+            return None  # an offset and a zone name
+        return stamp.tz_convert("UTC")
+    except (ValueError, TypeError, OverflowError):
         return None
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return stamp.tz_convert("UTC")
 
 
 def _int(value):
@@ -293,9 +609,10 @@ def _money(value):
     if value is None or not str(value).strip():
         return None
     try:
-        return float(str(value).replace(",", "").strip())
+        amount = float(str(value).replace(",", "").strip())
     except ValueError:
         return None
+    return amount if math.isfinite(amount) else None
 
 
 def _text(value):
