@@ -133,3 +133,23 @@ def test_all_orders_report_rows_become_orders_and_items(tmp_path):
     assert order["identity_source"] == "none"
     assert list(items["quantity"]) == [2, 1]
     assert list(items["promotion_discount"]) == [0.0, 5.0]
+
+
+def test_long_reads_log_progress(tmp_path, caplog):
+    import logging
+    import re
+
+    from sellerops.sources.reports import read_rows
+
+    path = tmp_path / "report.txt"
+    lines = ["order-id\tsku"] + [f"111-0000000-{n:07d}\tSKU-{n}" for n in range(10)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="sellerops.sources.reports"):
+        chunks = list(read_rows(path, chunk_rows=4))
+    assert [len(c) for c in chunks] == [4, 4, 2]
+    progress = [r.getMessage() for r in caplog.records if "lines read" in r.getMessage()]
+    size = path.stat().st_size
+    assert progress[-1] == f"report.txt: 11 lines read (100% of {size} bytes)"
+    assert [int(m.split(":")[1].split()[0]) for m in progress] == [5, 9, 11]
+    shares = [int(re.search(r"(\d+)% of", m).group(1)) for m in progress]
+    assert shares == sorted(shares) and all(0 < s <= 100 for s in shares)

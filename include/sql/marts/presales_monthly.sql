@@ -36,25 +36,27 @@ first_inquiries AS (
 ),
 
 inquirers AS (
+    -- A join and GROUP BY rather than EXISTS: PostgreSQL runs an EXISTS referenced by
+    -- the FILTERs below as one scan of order_facts per inquirer and FILTER (30 s at
+    -- 50k order lines; 0.05 s this way).
     SELECT
         f.account_id,
         f.marketplace_id,
         f.month,
         f.buyer_key,
         COALESCE(f.first_reply_minutes <= 60, FALSE) AS replied_within_1h,
-        EXISTS (
-            SELECT 1
-            FROM core.order_facts AS o
-            WHERE
-                o.account_id = f.account_id
-                AND o.marketplace_id = f.marketplace_id
-                AND o.buyer_key = f.buyer_key
-                AND NOT o.is_cancelled
-                AND o.purchase_time >= f.inquiry_time
-                AND o.purchase_time <= f.inquiry_time + (24 * 7) * INTERVAL '1 hour'
-        ) AS converted_7d
+        COUNT(o.purchase_time) > 0 AS converted_7d
     FROM first_inquiries AS f
+    LEFT JOIN core.order_facts AS o
+        ON
+            o.account_id = f.account_id
+            AND o.marketplace_id = f.marketplace_id
+            AND o.buyer_key = f.buyer_key
+            AND NOT o.is_cancelled
+            AND o.purchase_time >= f.inquiry_time
+            AND o.purchase_time <= f.inquiry_time + (24 * 7) * INTERVAL '1 hour'
     WHERE f.inquiry_number = 1
+    GROUP BY f.account_id, f.marketplace_id, f.month, f.buyer_key, f.first_reply_minutes
 ),
 
 month_inquiries AS (

@@ -306,6 +306,15 @@ def _decode_line(data: bytes, encoding: str, first: bool) -> str:
     return data.decode(_codec(encoding))
 
 
+def _read_share(binary, size: int) -> str:
+    """How far into the file (compressed bytes, for gzip) reading has come, as text."""
+    raw = getattr(binary, "fileobj", None) or binary
+    try:
+        return f"{100 * raw.tell() / size:.0f}% of {size} bytes" if size else "empty file"
+    except (OSError, ValueError):
+        return f"of {size} bytes"
+
+
 def read_rows(
     path: Path,
     *,
@@ -327,6 +336,7 @@ def read_rows(
     path = Path(path)
     encoding = encoding or detect_encoding(path, marketplace_id)
     binary = _open_binary(path)
+    size = path.stat().st_size
     stream = _Utf16Lines(binary) if encoding == "utf-16" else binary
     lines = _raw_lines(stream)
     checks = VALUE_CHECKS.get(report_type or "", {})
@@ -356,10 +366,12 @@ def read_rows(
                     row["__problem"] = f"line {line}: " + "; ".join(problems)
             chunk.append(row)
             if len(chunk) >= chunk_rows:
+                log.info("%s: %d lines read (%s)", path.name, line, _read_share(binary, size))
                 yield chunk
                 chunk = []
         if chunk:
             yield chunk
+        log.info("%s: %d lines read (100%% of %d bytes)", path.name, line, size)
     except (OSError, EOFError, zlib.error) as exc:
         raise ReportFileError(f"{path}: corrupt or truncated gzip data: {exc}") from None
     except UnicodeDecodeError as exc:  # UTF-16 text, decoded while reading
