@@ -92,3 +92,26 @@ def test_pacing_waits_for_the_documented_rate():
     for _ in range(30 + 2):  # getOrder: burst 30, then 0.5 per second
         session.call("getOrder", lambda: object())
     assert clock.now == pytest.approx(4.0)
+
+
+def test_client_debug_dumps_never_reach_the_logs(caplog):
+    """python-amazon-sp-api logs responses (buyer PII) and headers (access token) at DEBUG."""
+    import logging
+
+    import sellerops.sources.spapi  # noqa: F401 - installs the filter
+
+    client_log = logging.getLogger("sp_api.base.client")
+    old = client_log.level
+    client_log.setLevel(logging.DEBUG)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            client_log.debug("Response: %s", {"buyerEmail": "someone@marketplace.amazon.com"})
+            client_log.debug("Request Headers: %s", {"x-amz-access-token": "Atza|secret"})
+            client_log.warning("throttled")
+    finally:
+        client_log.setLevel(old)
+    text = caplog.text
+    assert "someone@" not in text and "Atza|" not in text
+    assert [r.getMessage() for r in caplog.records if r.name == "sp_api.base.client"] == [
+        "throttled"
+    ]

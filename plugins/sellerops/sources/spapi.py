@@ -47,6 +47,19 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
 }
 
 
+class _NoClientDumps(logging.Filter):
+    """python-amazon-sp-api logs whole responses (buyer e-mails, names, addresses) and
+    request headers (the access token) at DEBUG: never let those records through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_CLIENT_LOGGER = "sp_api.base.client"
+if not any(isinstance(f, _NoClientDumps) for f in logging.getLogger(_CLIENT_LOGGER).filters):
+    logging.getLogger(_CLIENT_LOGGER).addFilter(_NoClientDumps())
+
+
 class SpApiConfigError(RuntimeError):
     pass
 
