@@ -21,8 +21,6 @@ import sqlalchemy as sa
 from sellerops import load
 from sellerops.identity_resolution import resolve_identities
 from sellerops.models import runner
-from sellerops.sandbox.client import clear_token_cache
-from sellerops.sandbox.service import make_world, sandbox_environment
 from tests.models import handmade
 from tests.reliability import faultkit_kit as kit
 from tests.test_load import _load, _orders
@@ -31,19 +29,6 @@ ACCOUNT = "acme-outdoor"
 
 BACKENDS = ("duckdb", "postgres")
 JOIN_SECONDS = 420
-
-
-@pytest.fixture(scope="module")
-def world():
-    return make_world(seed=11, days=30, orders_per_day=3)
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory, world):
-    clear_token_cache()
-    with sandbox_environment(tmp_path_factory.mktemp("sandbox"), world=world) as env:
-        yield env
-    clear_token_cache()
 
 
 def _single_run(wh, sandbox, world) -> dict:

@@ -56,19 +56,6 @@ TAG_TABLES = ("marts.buyer_tags", "marts.tag_counts_daily")
 BACKENDS = ("duckdb", "postgres")
 
 
-@pytest.fixture(scope="module")
-def world():
-    return make_world(seed=11, days=30, orders_per_day=3)
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory, world):
-    clear_token_cache()
-    with sandbox_environment(tmp_path_factory.mktemp("sandbox"), world=world) as env:
-        yield env
-    clear_token_cache()
-
-
 def model_relations() -> list[str]:
     return list(runner.model_names())
 

@@ -403,17 +403,22 @@ def _zone_hours(cells: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def _local_hour_x(title: str) -> Any:
+    """A 0-24 local-hour axis, ticks every 3 hours; cells span local_hour to hour_end."""
+    return alt.X(
+        "local_hour:Q",
+        scale=alt.Scale(domain=[0, 24], nice=False, zero=False),
+        axis=alt.Axis(values=list(range(0, 25, 3)), title=title, format="d"),
+    )
+
+
 def _zone_panel(zones: pd.DataFrame) -> Any:
     order = list(dict.fromkeys(zones["time_zone_group"]))
     return (
         alt.Chart(_inline(zones))
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
-            x=alt.X(
-                "local_hour:Q",
-                scale=alt.Scale(domain=[0, 24], nice=False, zero=False),
-                axis=alt.Axis(values=list(range(0, 25, 3)), title="Buyer's local hour", format="d"),
-            ),
+            x=_local_hour_x("Buyer's local hour"),
             x2="hour_end:Q",
             y=alt.Y("time_zone_group:N", sort=order, title="Buyer's time zone"),
             color=alt.when(alt.datum.buyer_messages == 0)
@@ -467,11 +472,7 @@ def _heat_panel(cells: pd.DataFrame, title: str, segments: pd.DataFrame | None, 
         alt.Chart(_inline(cells))
         .mark_rect(stroke="white", strokeWidth=0.5)
         .encode(
-            x=alt.X(
-                "local_hour:Q",
-                scale=alt.Scale(domain=[0, 24], nice=False, zero=False),
-                axis=alt.Axis(values=list(range(0, 25, 3)), title="Local hour", format="d"),
-            ),
+            x=_local_hour_x("Local hour"),
             x2="hour_end:Q",
             y=alt.Y("weekday:N", sort=list(WEEKDAYS), title=None),
             color=alt.when(alt.datum.buyer_messages == 0)
