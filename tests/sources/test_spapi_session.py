@@ -32,6 +32,55 @@ def test_token_bucket_burst_then_rate():
     assert bucket.reserve() == pytest.approx(2.0)  # the next one is already promised
 
 
+def test_refill_counts_from_the_first_response_not_from_the_send():
+    """The first call of a burst may reach Amazon late (it fetches the access token).
+
+    Amazon's bucket refills from the arrival, so ours must not credit the time before
+    the response: with a 1 s delay on the first call, crediting it would send the
+    fourth call at t=2, when Amazon holds half a token (a 429).
+    """
+    clock = FakeClock()
+    bucket = TokenBucket(rate=0.5, burst=3, clock=clock)
+    assert bucket.reserve() == 0.0
+    clock.now = 1.0  # the first response
+    bucket.settle()
+    assert [bucket.reserve() for _ in range(2)] == [0.0, 0.0]
+    bucket.settle()  # later responses move nothing
+    assert bucket.reserve() == pytest.approx(2.0)  # t=3, not t=2
+
+
+def test_no_429_against_a_server_bucket_when_the_first_call_arrives_late():
+    """Pacing against the sandbox's own bucket (a separate implementation of the plan)."""
+    from sp_api.base.exceptions import SellingApiRequestThrottledException as Throttled
+
+    from sellerops.sandbox.ratelimit import TokenBucket as ServerBucket
+
+    clock = FakeClock()
+    session = _session(clock)
+    rate, burst = 0.0056, 20  # searchOrders' documented plan
+    server = None
+    arrivals, throttled = [], 0
+
+    def search_orders():
+        nonlocal server, throttled
+        # the first call fetches an access token for 3 s before the request leaves
+        clock.now += 3.0 if not arrivals else 0.2
+        arrivals.append(clock.now)
+        if server is None:
+            server = ServerBucket(rate, burst, now=clock.now)
+        if not server.try_take(clock.now):
+            throttled += 1
+            raise Throttled([{"code": "QuotaExceeded", "message": "q"}], {})
+        return object()
+
+    for _ in range(burst + 40):
+        session.call("searchOrders", search_orders)
+    assert throttled == 0
+    # and the pacing loses at most the first call's delay against the quota bound
+    bound = 40 / rate
+    assert arrivals[-1] - arrivals[0] <= bound + 3.0 + 40 * 0.2 + 1e-6
+
+
 def _session(clock, **kw):
     creds = SpApiCredentials("id", "secret", "Atzr|x")
     session = SpApiSession("acme", creds, sleep=clock.sleep, clock=clock, seed=1, **kw)

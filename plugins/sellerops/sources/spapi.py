@@ -137,7 +137,16 @@ def _token_client_class(token_url: str):
 
 
 class TokenBucket:
-    """Amazon's usage plan as a token bucket; thread-safe."""
+    """Amazon's usage plan as a token bucket; thread-safe.
+
+    Amazon's bucket refills from when a request *arrives*; ours can only see when
+    we *send* it. A request taken from a full bucket (the first of a burst) may
+    arrive much later than it was sent (the first call of a session also fetches
+    the access token), so crediting refill from the send would promise tokens
+    Amazon has not granted yet. Such a request leaves the bucket unanchored until
+    :meth:`settle` is called with its response: refill then counts from the
+    response, never earlier than Amazon's own.
+    """
 
     def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
         self.rate = rate
@@ -145,6 +154,7 @@ class TokenBucket:
         self._clock = clock
         self._tokens = float(burst)
         self._updated = clock()
+        self._unanchored = False
         self._lock = threading.Lock()
 
     def set_rate(self, rate: float) -> None:
@@ -161,16 +171,26 @@ class TokenBucket:
         """Take one token; return how long to wait before using it."""
         with self._lock:
             self._refill()
+            if self._tokens >= self.burst:
+                self._unanchored = True
             self._tokens -= 1.0
             if self._tokens >= 0:
                 return 0.0
             return -self._tokens / self.rate
+
+    def settle(self) -> None:
+        """A response came back: if it was the first from a full bucket, refill from now."""
+        with self._lock:
+            if self._unanchored:
+                self._updated = max(self._updated, self._clock())
+                self._unanchored = False
 
     def drain(self) -> None:
         """After a 429 the server's bucket is empty: make ours agree."""
         with self._lock:
             self._refill()
             self._tokens = min(self._tokens, 0.0)
+            self._unanchored = False
 
 
 @dataclass
@@ -282,7 +302,10 @@ class SpApiSession:
                 self._sleep(wait)
             stats.calls += 1
             try:
-                response = fn(*args, **kwargs)
+                try:
+                    response = fn(*args, **kwargs)
+                finally:
+                    self.bucket(operation).settle()
             except spx.SellingApiRequestThrottledException as exc:
                 stats.throttled += 1
                 self.bucket(operation).drain()
