@@ -7,12 +7,13 @@ commit and after a ``CHECKPOINT``:
 
 ``load_batch``
     the library loader into an empty ``core.order_items``: COPY (psycopg 3,
-    Arrow-written CSV) into a temporary stage, land in ``raw``, count and MERGE
-    into ``core``, audit row. One transaction.
+    Arrow-written CSV) into a temporary stage, land in ``raw``, upsert into
+    ``core`` (counts from ``RETURNING``), audit row. One transaction.
 ``server_merge``
     the same work done by the server alone: ``COPY stage FROM '<file>'`` (the
-    server reads the CSV itself) for both stages, then the very SQL
-    ``load_batch`` runs. The like-for-like ceiling of the whole loader.
+    server reads the CSV itself), then the very SQL ``load_batch`` runs (land in
+    ``raw``, upsert into ``core`` counting from ``RETURNING``). The like-for-like
+    ceiling of the whole loader.
 ``copy_frame``
     the loader's transfer alone (``sellerops.load.copy_frame``) into a plain
     table with the dataset's column types and no constraints.
@@ -29,7 +30,7 @@ OS user and reads the file itself, no ``STDIN``).
 
 Rows: ``copy_frame`` against ``to_sql`` and against ``server_copy`` (like for
 like: the same rows into the same kind of table), then ``load_batch`` against
-``to_sql`` (not like for like: the loader lands the rows twice and MERGEs them
+``to_sql`` (not like for like: the loader writes the rows twice, to ``raw`` and upserted
 into a table with a primary key; ``detail.load_batch_ceiling_vs_to_sql`` is
 the most any client could reach doing that work) and against ``server_merge``.
 Fast sides run twice and the best run counts; ``to_sql`` runs once.
@@ -259,38 +260,19 @@ def _load_batch(wh, dataset, frame: pd.DataFrame) -> float:
 
 
 def _server_merge(engine, dataset, csv_path: Path) -> float:
-    """What load_batch does, with the server reading the CSV file for both stages."""
-    from sellerops.load import SQL_TYPES, _changed_predicate, _merge_counts, _select_cast
+    """What load_batch does, with the server reading the CSV file into the stage."""
+    from sellerops.load import SQL_TYPES, land_raw_sql, upsert_sql
 
     _empty_core(engine, dataset)
     columns = ", ".join(dataset.column_names)
     column_types = ", ".join(f"{c.name} {SQL_TYPES[c.type]}" for c in dataset.columns)
-    others = [c for c in dataset.column_names if c not in dataset.key]
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*others, "batch_id", "loaded_at"])
     params = {"batch_id": "bench-b1-server", "now": datetime.now(UTC)}
     watch = Stopwatch()
     with watch("t"), engine.begin() as conn:
-        for stage in ("stage_raw", "stage_core"):
-            conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} ({column_types}) ON COMMIT DROP")
-            conn.exec_driver_sql(f"COPY {stage} ({columns}) FROM '{csv_path}' (FORMAT csv)")
-            if stage == "stage_raw":
-                conn.execute(
-                    sa.text(
-                        f"INSERT INTO {dataset.raw_table} (batch_id, extracted_at, {columns}) "  # noqa: S608
-                        f"SELECT :batch_id, :now, {_select_cast(dataset)} FROM stage_raw"
-                    ),
-                    params,
-                )
-        inserted, _, _ = _merge_counts(conn, dataset, "stage_core")
-        conn.execute(
-            sa.text(
-                f"INSERT INTO {dataset.core_table} AS t ({columns}, batch_id, loaded_at) "  # noqa: S608
-                f"SELECT {_select_cast(dataset)}, :batch_id, :now FROM stage_core "
-                f"ON CONFLICT ({', '.join(dataset.key)}) DO UPDATE SET {updates} "
-                f"WHERE {_changed_predicate(dataset, 't', 'EXCLUDED')}"
-            ),
-            params,
-        )
+        conn.exec_driver_sql(f"CREATE TEMP TABLE stage ({column_types}) ON COMMIT DROP")
+        conn.exec_driver_sql(f"COPY stage ({columns}) FROM '{csv_path}' (FORMAT csv)")
+        conn.execute(sa.text(land_raw_sql(dataset, "stage")), params)
+        conn.execute(sa.text(upsert_sql(dataset, "stage", returning_counts=True)), params).one()
     return watch.seconds["t"]
 
 

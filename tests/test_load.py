@@ -140,3 +140,43 @@ def test_poorer_source_does_not_erase_known_values(any_warehouse):
     assert tuple(row) == ("k1", "SHIPPED", "all_orders_report", True)
     again = _load(any_warehouse, report_version, "b3")
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)
+
+
+@pytest.mark.parametrize("with_quarantine", [False, True], ids=["one_stage", "two_stages"])
+def test_one_batch_inserts_updates_and_leaves_rows_alone(any_warehouse, with_quarantine):
+    """Counts per row kind, whether the batch is staged once or twice (PostgreSQL: from
+    the upsert's RETURNING; DuckDB: from the counting join)."""
+    _load(any_warehouse, _orders({}, {"order_id": "111-0000001-0000002"}), "b1")
+    rows = [
+        {"order_id": "111-0000001-0000002"},  # unchanged
+        {"order_status": "SHIPPED", "last_updated_time": "2026-11-02T09:00:00Z"},  # updated
+        {"order_id": "111-0000001-0000003"},  # inserted
+        {"order_id": "111-0000001-0000004", "order_total": 3},  # inserted
+    ]
+    if with_quarantine:
+        rows.append({"order_id": "bad-id"})
+    frame = _orders(*rows)
+    quarantine, valid = NO_QUARANTINE, frame
+    if with_quarantine:
+        valid = frame.iloc[:4]
+        quarantine = pd.DataFrame(
+            {"row_number": [4], "reason": ["order_id does not match"], "values": [None],
+             "account_id": ["acme-outdoor"], "marketplace_id": ["ATVPDKIKX0DER"]}
+        )  # fmt: skip
+    audit = _load(any_warehouse, frame, "b2", quarantine=quarantine, valid=valid)
+    assert (audit.inserted, audit.updated, audit.unchanged) == (2, 1, 1)
+    assert (audit.extracted, audit.loaded, audit.quarantined) == (
+        len(rows),
+        4,
+        1 if with_quarantine else 0,
+    )
+    assert [(r[0], r[1], r[3]) for r in _core(any_warehouse)] == [
+        ("111-0000001-0000001", "SHIPPED", "b2"),
+        ("111-0000001-0000002", "UNSHIPPED", "b1"),
+        ("111-0000001-0000003", "UNSHIPPED", "b2"),
+        ("111-0000001-0000004", "UNSHIPPED", "b2"),
+    ]
+    with any_warehouse.connect() as conn:
+        assert conn.exec_driver_sql(
+            "SELECT count(*) FROM raw.orders WHERE batch_id = 'b2'"
+        ).scalar() == len(rows)

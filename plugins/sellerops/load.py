@@ -13,7 +13,10 @@ transaction the loader
    ``extracted = loaded + quarantined`` and ``loaded = inserted + updated + unchanged``.
 
 Bulk paths only: DuckDB scans the batch as an Arrow table; PostgreSQL receives
-it through ``COPY ... FROM STDIN`` (psycopg 3) into a temporary table.
+it through ``COPY ... FROM STDIN`` (psycopg 3) into a temporary table. A batch
+with nothing quarantined (the usual case) is staged once for both steps; on
+PostgreSQL the inserted/updated counts come back from the upsert itself
+(``RETURNING (xmax = 0)``), on DuckDB from a counting join before it.
 """
 
 from __future__ import annotations
@@ -184,6 +187,45 @@ def _changed_predicate(dataset: Dataset, target: str, source: str) -> str:
     return f"({differs})"
 
 
+def land_raw_sql(dataset: Dataset, stage: str) -> str:
+    """Append a staged batch to ``raw.<dataset>`` (binds ``:batch_id``, ``:now``)."""
+    columns = ", ".join(dataset.column_names)
+    return (
+        f"INSERT INTO {dataset.raw_table} (batch_id, extracted_at, {columns}) "  # noqa: S608
+        f"SELECT :batch_id, :now, {_select_cast(dataset)} FROM {stage}"
+    )
+
+
+def upsert_sql(dataset: Dataset, stage: str, *, returning_counts: bool = False) -> str:
+    """Upsert a staged batch into ``core.<dataset>`` by its natural key.
+
+    A stored row is replaced only when the staged one is not older and differs; a
+    null in a nullable column keeps the stored value. With ``returning_counts``
+    (PostgreSQL) the statement returns one row (inserted, updated): a row whose
+    ``xmax`` is 0 was inserted, one the ``DO UPDATE`` rewrote was updated, and rows
+    the ``WHERE`` left alone are not returned.
+    """
+    columns = ", ".join(dataset.column_names)
+    others = [c for c in dataset.column_names if c not in dataset.key]
+    updates = ", ".join(
+        [f"{c} = {_merged_value(dataset, c, 't', 'EXCLUDED')}" for c in others]
+        + ["batch_id = EXCLUDED.batch_id", "loaded_at = EXCLUDED.loaded_at"]
+    )
+    sql = (
+        f"INSERT INTO {dataset.core_table} AS t ({columns}, batch_id, loaded_at) "  # noqa: S608
+        f"SELECT {_select_cast(dataset)}, :batch_id, :now FROM {stage} "
+        f"ON CONFLICT ({', '.join(dataset.key)}) DO UPDATE SET {updates} "
+        f"WHERE {_changed_predicate(dataset, 't', 'EXCLUDED')}"
+    )
+    if not returning_counts:
+        return sql
+    return (
+        f"WITH upserted AS ({sql} RETURNING (xmax = 0) AS inserted) "  # noqa: S608
+        "SELECT COUNT(*) FILTER (WHERE inserted), COUNT(*) FILTER (WHERE NOT inserted) "
+        "FROM upserted"
+    )
+
+
 def load_batch(
     warehouse: Warehouse,
     dataset: Dataset,
@@ -227,45 +269,39 @@ def load_batch(
         detail=detail,
     )
     params = {"batch_id": batch_id, "now": now}
-    columns = ", ".join(dataset.column_names)
     with warehouse.begin() as conn:
         # Two runs of the same day (a manual trigger during a scheduled run) load the
         # same keys: one at a time per account, or both would count the same inserts.
         xact_lock(conn, f"sellerops:load:{account_id}")
         stage_name = f"stage_{dataset.name}_{uuid.uuid4().hex[:8]}"
+        # Nothing quarantined: the valid rows are the extracted ones, staged once.
+        one_stage = len(quarantine) == 0 and valid[dataset.column_names].equals(
+            extracted[dataset.column_names]
+        )
+        stage = None
         if len(extracted):
-            raw_stage = _Stage(warehouse, conn, dataset, stage_name + "_raw")
-            raw_stage.put(extracted[dataset.column_names])
-            conn.execute(
-                sa.text(
-                    f"INSERT INTO {dataset.raw_table} (batch_id, extracted_at, {columns}) "  # noqa: S608
-                    f"SELECT :batch_id, :now, {_select_cast(dataset)} "
-                    f"FROM {raw_stage.name}"
-                ),
-                params,
-            )
-            raw_stage.drop()
-        if len(valid):
             stage = _Stage(warehouse, conn, dataset, stage_name)
-            stage.put(valid[dataset.column_names])
-            audit.inserted, audit.updated, audit.unchanged = _merge_counts(
-                conn, dataset, stage.name
-            )
-            others = [c for c in dataset.column_names if c not in dataset.key]
-            updates = ", ".join(
-                [f"{c} = {_merged_value(dataset, c, 't', 'EXCLUDED')}" for c in others]
-                + ["batch_id = EXCLUDED.batch_id", "loaded_at = EXCLUDED.loaded_at"]
-            )
-            conn.execute(
-                sa.text(
-                    f"INSERT INTO {dataset.core_table} AS t ({columns}, batch_id, loaded_at) "  # noqa: S608
-                    f"SELECT {_select_cast(dataset)}, :batch_id, :now "
-                    f"FROM {stage.name} "
-                    f"ON CONFLICT ({', '.join(dataset.key)}) DO UPDATE SET {updates} "
-                    f"WHERE {_changed_predicate(dataset, 't', 'EXCLUDED')}"
-                ),
-                params,
-            )
+            stage.put(extracted[dataset.column_names])
+            conn.execute(sa.text(land_raw_sql(dataset, stage.name)), params)
+            if not one_stage:
+                stage.drop()
+                stage = None
+        if len(valid):
+            if stage is None:
+                stage = _Stage(warehouse, conn, dataset, stage_name + "_valid")
+                stage.put(valid[dataset.column_names])
+            if warehouse.is_duckdb:
+                audit.inserted, audit.updated, audit.unchanged = _merge_counts(
+                    conn, dataset, stage.name
+                )
+                conn.execute(sa.text(upsert_sql(dataset, stage.name)), params)
+            else:
+                inserted, updated = conn.execute(
+                    sa.text(upsert_sql(dataset, stage.name, returning_counts=True)), params
+                ).one()
+                audit.inserted, audit.updated = int(inserted), int(updated)
+                audit.unchanged = len(valid) - audit.inserted - audit.updated
+        if stage is not None:
             stage.drop()
         if len(quarantine):
             _insert_quarantine(conn, quarantine, batch_id, dataset.name, now)
