@@ -145,21 +145,26 @@ def _in_threads(*calls):
     return results
 
 
-def test_concurrent_loads_of_the_same_keys_count_each_insert_once(any_warehouse, monkeypatch):
-    """Both loads stage the batch and count what their MERGE will do at the same time:
-    without a lock per partition both would count 30 inserts for the same 30 rows."""
+def test_concurrent_loads_of_the_same_keys_count_each_insert_once(any_warehouse):
+    """Both loads stage the batch and count what their upsert does at the same time
+    (DuckDB: a counting join before the upsert; PostgreSQL: the upsert's RETURNING):
+    without a lock per partition a count taken before the other's commit would see
+    30 inserts for the same 30 rows twice."""
     frame = _orders(*({"order_id": f"111-0000001-{i:07d}"} for i in range(30)))
     barrier = threading.Barrier(2, timeout=3)
-    real = load._merge_counts
 
-    def merge_counts(conn, dataset, stage):
-        _meet(barrier)
-        return real(conn, dataset, stage)
+    def before(conn, cursor, statement, *args):
+        counting = statement.lstrip().startswith(("SELECT", "WITH upserted"))
+        if counting and "core.orders" in statement:
+            _meet(barrier)
 
-    monkeypatch.setattr(load, "_merge_counts", merge_counts)
-    results = _in_threads(
-        lambda: _load(any_warehouse, frame, "b1"), lambda: _load(any_warehouse, frame, "b2")
-    )
+    sa.event.listen(any_warehouse.engine, "before_cursor_execute", before)
+    try:
+        results = _in_threads(
+            lambda: _load(any_warehouse, frame, "b1"), lambda: _load(any_warehouse, frame, "b2")
+        )
+    finally:
+        sa.event.remove(any_warehouse.engine, "before_cursor_execute", before)
     assert all(isinstance(a, load.LoadAudit) for a in results), results
     assert sorted((a.inserted, a.updated, a.unchanged) for a in results) == [(0, 0, 30), (30, 0, 0)]
     assert kit.check_audits(any_warehouse)["orders"] == 30

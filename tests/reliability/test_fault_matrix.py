@@ -123,7 +123,7 @@ def test_postgres_backend_terminated_during_the_merge(pg_warehouse, sandbox, wor
             # Autocommit: pg_stat_activity is read once per transaction.
             pid = watcher.exec_driver_sql(
                 "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND position('INSERT INTO core.orders AS t' IN query) = 1 "
+                "AND position('INSERT INTO core.orders AS t' IN query) > 0 "
                 "AND datname = current_database()"
             ).scalar()
             time.sleep(0.05)
