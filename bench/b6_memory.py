@@ -8,8 +8,10 @@ at an order boundary) make the small report, all of them the large one.
 
 Each import runs ``ingest.import_report_file`` in a fresh child process
 (``python -m bench.b6_memory --child ...``) against a new DuckDB file; the
-child's own peak RSS comes from ``wait4`` (``ru_maxrss``). Streaming means the
-peak does not grow with the file: target large/small <= 2.
+child's own peak RSS comes from ``wait4`` (``ru_maxrss``), taken by a small
+launcher (``bench/spawn_measured.py``) so that the child does not inherit this
+process's resident set, World included, as its peak. Streaming means the peak
+does not grow with the file: target large/small <= 2.
 """
 
 from __future__ import annotations

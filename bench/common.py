@@ -4,6 +4,7 @@ and a child-process runner that reports the child's own peak RSS."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -244,7 +245,7 @@ def throwaway_pg_database(label: str) -> Iterator[str]:
 class ChildRun:
     returncode: int
     seconds: float
-    max_rss_mb: float  # the child's own peak resident set (getrusage via wait4)
+    max_rss_mb: float  # the command's own peak resident set (see run_child)
     stdout: str
     stderr: str
 
@@ -256,30 +257,46 @@ def run_child(
     cwd: str | Path | None = None,
     timeout: float = 3600.0,
 ) -> ChildRun:
-    """Run a command, wait for it with ``wait4`` and return its own peak RSS and wall time."""
+    """Run a command and return its own peak RSS and wall time.
+
+    The command runs under ``bench/spawn_measured.py``, a small launcher that
+    forks it and reports ``wait4``'s peak: forked from this (possibly large)
+    process directly, the command would inherit our resident set as its peak.
+    """
     with (
         tempfile.TemporaryFile("w+b") as out,
         tempfile.TemporaryFile("w+b") as err,
+        tempfile.TemporaryDirectory(prefix="sellerops-bench-rss-") as rss_dir,
     ):
+        rss_file = Path(rss_dir) / "rss.json"
+        launcher = [sys.executable, str(PROJECT_ROOT / "bench" / "spawn_measured.py")]
         started = time.perf_counter()
         proc = subprocess.Popen(
-            argv, stdout=out, stderr=err, env=env, cwd=cwd, start_new_session=True
+            [*launcher, str(rss_file), *argv],
+            stdout=out,
+            stderr=err,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
         timer = threading.Timer(timeout, lambda: _kill_group(proc.pid))
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status, _ = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
-        # ru_maxrss is in KiB on Linux.
+        try:
+            max_rss_mb = json.loads(rss_file.read_text())["max_rss_kib"] / 1024.0
+        except (OSError, ValueError, KeyError):
+            max_rss_mb = float("nan")  # killed before it could report
         return ChildRun(
             proc.returncode,
             seconds,
-            usage.ru_maxrss / 1024.0,
+            max_rss_mb,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
         )

@@ -125,3 +125,19 @@ def test_every_benchmark_at_tiny_size(tmp_path):
     assert first["B5"]["orders_extracted"] == first["B5"]["orders_expected"] > 0
     assert [r["lines"] for r in first["B6"]["runs"].values()] == [1_000, 10_000]
     assert first["B8"]["exit_code"] == 0 and first["B8"]["truth_matched"] is True
+
+
+def test_a_child_reports_its_own_peak_not_the_parents(tmp_path):
+    """Linux carries ru_maxrss across exec: forked from a process holding 600 MB, a
+    child that stays small would report 600 MB. run_child must report the child's."""
+    from bench.common import run_child
+
+    held = bytearray(600 * 1024 * 1024)
+    held[::4096] = b"\x01" * len(held[::4096])  # touch every page: resident
+    grow = "x = bytearray(150 * 1024 * 1024); x[::4096] = b'\\x01' * len(x[::4096])"
+    child = run_child([sys.executable, "-c", grow])
+    assert child.returncode == 0, child.stderr
+    assert 150 <= child.max_rss_mb < 300, child.max_rss_mb
+    failing = run_child([sys.executable, "-c", "raise SystemExit(3)"])
+    assert failing.returncode == 3 and failing.max_rss_mb < 100
+    del held
