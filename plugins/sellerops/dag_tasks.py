@@ -70,11 +70,16 @@ def run_ingest_summary(since: datetime) -> dict:
     """Log the loads audited since ``since`` per account, marketplace and dataset.
 
     Raises when nothing was loaded at all (every partition failed), so the run fails
-    and the models are not rebuilt for nothing.
+    and the models are not rebuilt for nothing. Rebuilds the Data Docs index page
+    first, once per run (the ingest tasks write only their batches' pages).
     """
     import sqlalchemy as sa
 
+    from sellerops.paths import data_docs_dir
+    from sellerops.validation.validate import build_docs_index
     from sellerops.warehouse import connect
+
+    build_docs_index(data_docs_dir())
 
     with connect().connect() as conn:
         rows = conn.execute(

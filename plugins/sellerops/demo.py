@@ -109,6 +109,7 @@ def run(
 
     from sellerops.sandbox.service import sandbox_environment
     from sellerops.sources.spapi import SpApiCredentials, SpApiSession
+    from sellerops.validation.validate import build_docs_index
 
     started = time.monotonic()
     timings: dict[str, float] = {}
@@ -158,6 +159,7 @@ def run(
                         docs_dir=data_docs_dir(),
                     )
                 print(f"  ingested {account.account_id} / {marketplace_id}")
+        build_docs_index(data_docs_dir())
         timings["ingest"] = time.monotonic() - step
         step = time.monotonic()
         from sellerops.models.runner import build

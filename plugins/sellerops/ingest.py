@@ -454,20 +454,26 @@ def ingest_range(
     # One session per account: its token buckets carry over from window to window.
     session = SpApiSession(account_id, SpApiCredentials.from_connection(account.spapi_conn_id))
     audits = []
-    for index, (window_start, window_end) in enumerate(spans, 1):
-        for marketplace in marketplaces:
-            audits += ingest_window(
-                warehouse,
-                account,
-                marketplace,
-                window_start,
-                window_end,
-                groups=list(datasets or GROUPS),
-                pepper=pepper,
-                spapi_session=session,
-                docs_dir=docs_dir,
-            )
-        log.info("ingest %s: window %d of %d done", account_id, index, len(spans))
+    try:
+        for index, (window_start, window_end) in enumerate(spans, 1):
+            for marketplace in marketplaces:
+                audits += ingest_window(
+                    warehouse,
+                    account,
+                    marketplace,
+                    window_start,
+                    window_end,
+                    groups=list(datasets or GROUPS),
+                    pepper=pepper,
+                    spapi_session=session,
+                    docs_dir=docs_dir,
+                )
+            log.info("ingest %s: window %d of %d done", account_id, index, len(spans))
+    finally:
+        if docs_dir is not None:
+            from sellerops.validation.validate import build_docs_index
+
+            build_docs_index(docs_dir)  # once per run, failed runs included
     return audits
 
 

@@ -22,7 +22,9 @@ def world():
 
 def test_every_task_over_every_unit_loads_the_truth(world, tmp_path, monkeypatch):
     monkeypatch.setenv("SELLEROPS_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    monkeypatch.setenv("SELLEROPS_DATA_DIR", str(tmp_path / "data"))
     from sellerops import migrations
+    from sellerops.paths import data_docs_dir
     from sellerops.warehouse import connect
 
     migrations.upgrade(connect())
@@ -56,7 +58,13 @@ def test_every_task_over_every_unit_loads_the_truth(world, tmp_path, monkeypatch
         }
     assert counts == truth["totals"]
     every = [r for rows in summaries.values() for r in rows]
+    # The tasks wrote their batches' Data Docs pages; the index is built once, by the
+    # summary, and lists every batch.
+    index = data_docs_dir() / "index.html"
+    index.unlink(missing_ok=True)  # the failed summary above built an empty one
+    assert len(list((data_docs_dir() / "validations").rglob("*.html"))) == len(every)
     totals = run_ingest_summary(began)
+    assert index.read_text(encoding="utf-8").count("validations/") >= len(every)
     assert totals == {
         "partitions": 4,  # 2 accounts x (US, JP)
         "batches": len(every),

@@ -24,6 +24,7 @@ from sellerops.validation.validate import (
     BatchSchemaError,
     QuarantineThresholdExceeded,
     ValidationOutcome,
+    build_docs_index,
     check_threshold,
     frame_json,
     is_personal_key,
@@ -680,6 +681,9 @@ def test_data_docs(tmp_path):
     second = run("feedback", batch("feedback", {}), batch_id="docs-run-2", docs_dir=docs)
 
     index = docs / "index.html"
+    # Batches write their own pages; the index (it reads every stored run) once per run.
+    assert not index.exists()
+    assert build_docs_index(docs) == index
     assert index.is_file()
     for outcome in (first, second):
         assert outcome.docs_path is not None

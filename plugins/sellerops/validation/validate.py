@@ -580,12 +580,44 @@ def _build_docs(docs_dir: Path, suite_name: str, result, batch_id: str, run_time
             batch_identifier=_safe_name(batch_id),
         )
         state.context.stores[store_name].set(key, stored)
-        state.context.build_data_docs(site_names=[site_name], resource_identifiers=[key])
+        # This batch's page only: the index page reads every stored result, so building
+        # it per batch costs O(results) each time; runs call build_docs_index once.
+        state.context.build_data_docs(
+            site_names=[site_name], resource_identifiers=[key], build_index=False
+        )
         urls = state.context.get_docs_sites_urls(resource_identifier=key, site_name=site_name)
     url = urls[0]["site_url"] if urls and urls[0].get("site_url") else None
     if url is None:
         return docs_dir / "index.html"
     return Path(unquote(urlparse(url).path))
+
+
+def build_docs_index(docs_dir: str | os.PathLike[str]) -> Path:
+    """Rebuild the Data Docs index page of ``docs_dir`` (every stored validation run).
+
+    :func:`validate_batch` writes each batch's page but not the index, which reads
+    every stored result: a run builds it once at its end (``sellerops ingest``,
+    ``import-report``, the ingest DAG's tasks, the demo).
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    docs_dir = Path(docs_dir)
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    # A resource list naming nothing stored: no page is re-rendered, only the index.
+    nothing = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name="sellerops_index_only"),
+        run_id=RunIdentifier(run_name="index_only"),
+        batch_identifier="index_only",
+    )
+    with _LOCK:
+        state = _gx()
+        site_name, _ = state.docs_site(docs_dir)
+        state.context.build_data_docs(site_names=[site_name], resource_identifiers=[nothing])
+    return docs_dir / "index.html"
 
 
 # --------------------------------------------------------------------------- PII
