@@ -232,6 +232,17 @@ def child(args: argparse.Namespace) -> int:
     from sellerops.sources import reports
 
     baseline = _rss_mb()
+    # Where the memory goes: resident set after each loaded batch (flat when only the
+    # batch in hand is held; growing with the warehouse's own tables and indexes).
+    trace: list[float] = []
+    process_batch = ingest.process_batch
+
+    def traced(*args, **kwargs):
+        audit = process_batch(*args, **kwargs)
+        trace.append(round(_rss_mb(), 1))
+        return audit
+
+    ingest.process_batch = traced
     started = time.perf_counter()
     audits = ingest.import_report_file(
         path=args.path,
@@ -258,6 +269,7 @@ def child(args: argparse.Namespace) -> int:
                 "batches": len(audits),
                 "datasets": by_dataset,
                 "baseline_rss_mb": round(baseline, 1),
+                "rss_after_each_batch_mb": trace,
             }
         )
     )
