@@ -412,3 +412,40 @@ def test_as_of_does_not_cut_data(built, tmp_path):
         ]["n"]
         == 26
     )
+
+
+def test_a_model_built_in_chunks_of_its_scope_equals_one_statement(built, tmp_path):
+    """``build_chunk_keys``: a full build fills the scope with one slice of keys after
+    another; the tables equal a build in one statement, and the scope holds every key
+    again for the models after it."""
+    before = snapshot(built.wh)
+    scope_before = sorted(fetch(built.wh, "SELECT * FROM staging.scope_buyers"), key=repr)
+    sql_dir = _copy_sql_dir(tmp_path)
+    path = sql_dir / "core" / "buyer_facts.sql"
+    text = path.read_text(encoding="utf-8")
+    header = "-- build_chunk_keys: "
+    assert header in text  # the shipped model is chunked; here in chunks of 3 of 8 buyers
+    path.write_text(
+        "\n".join(header + "3" if line.startswith(header) else line for line in text.splitlines()),
+        encoding="utf-8",
+    )
+    model = next(m for m in runner.discover_models(sql_dir) if m.name == "core.buyer_facts")
+    assert model.chunk_keys == 3
+    report = runner.build(
+        built.wh, accounts=ACCOUNTS, catalog_path=built.catalog, sql_dir=sql_dir,
+        full_refresh=True,
+    )  # fmt: skip
+    assert report.mode == "full" and report.scopes["staging.scope_buyers"] == 8
+    assert report.model("core.buyer_facts").rows == 8
+    assert snapshot(built.wh) == before
+    assert sorted(fetch(built.wh, "SELECT * FROM staging.scope_buyers"), key=repr) == scope_before
+    with built.wh.connect() as conn:
+        assert not runner._table_exists(conn, "staging.scope_buyers_every_key")
+
+
+def test_build_chunk_keys_must_be_a_count_on_an_incremental_model(tmp_path):
+    sql_dir = _copy_sql_dir(tmp_path)
+    path = sql_dir / "marts" / "reply_window.sql"
+    path.write_text("-- build_chunk_keys: 10\n" + path.read_text(encoding="utf-8"))
+    with pytest.raises(runner.ModelError, match="build_chunk_keys"):
+        runner.discover_models(sql_dir)

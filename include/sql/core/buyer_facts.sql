@@ -1,6 +1,7 @@
 -- depends_on: core.order_facts, core.message_replies, staging.stg_order_items
 -- materialized: incremental
 -- incremental_scope: staging.scope_buyers
+-- build_chunk_keys: 500000
 -- One row per known buyer (account, marketplace, buyer_key): everything about the
 -- buyer that follows from the data alone and not from the build date, so that a
 -- buyer's row only changes when that buyer's data does. Recency, scores, lifecycle
@@ -8,7 +9,8 @@
 -- A buyer is anyone with an order (any status) or a buyer message under a key.
 -- Order measures count non-cancelled orders; returns, refunds and feedback count
 -- over all of the buyer's orders.
--- Incremental: only the buyers in staging.scope_buyers are recomputed.
+-- Incremental: only the buyers in staging.scope_buyers are recomputed. A full build
+-- runs over 500,000 buyers at a time (build_chunk_keys): its windows then fit in memory.
 WITH buyer_orders AS (
     SELECT f.*
     FROM core.order_facts AS f

@@ -14,6 +14,10 @@ for DuckDB and PostgreSQL, with a header of ``--`` lines the runner reads:
     ``staging`` defaults to ``view``, the other layers to ``table``.
 ``-- incremental_scope: staging.scope_x``
     for ``incremental`` models: the key table whose rows this build recomputes.
+``-- build_chunk_keys: N``
+    for ``incremental`` models: a full build runs the model over its scope N keys
+    at a time (the scope table refilled slice by slice), so a per-key model's
+    sorts and windows stay within memory on large warehouses.
 
 ``include/sql/scopes/<scope>.sql`` computes a scope: in a full build every key, in
 an incremental build the keys touched since the last build. An optional
@@ -215,6 +219,7 @@ class Model:
     path: Path | None = None
     scope: str | None = None
     python: Callable[[sa.Connection, BuildContext], int] | None = None
+    chunk_keys: int | None = None  # full builds: at most this many scope keys per statement
 
 
 @dataclass(frozen=True)
@@ -234,7 +239,12 @@ def _header(sql: str) -> dict[str, str]:
         if not stripped.startswith("--"):
             break
         match = _HEADER.match(stripped)
-        if match and match.group(1) in ("depends_on", "materialized", "incremental_scope"):
+        if match and match.group(1) in (
+            "depends_on",
+            "materialized",
+            "incremental_scope",
+            "build_chunk_keys",
+        ):
             values[match.group(1)] = match.group(2)
     return values
 
@@ -271,6 +281,14 @@ def discover_models(sql_dir: Path | None = None) -> list[Model]:
             scope = header.get("incremental_scope")
             if (materialized == "incremental") != bool(scope):
                 raise ModelError(f"{path}: incremental models, and only they, name a scope")
+            chunk_keys = header.get("build_chunk_keys")
+            if chunk_keys is not None:
+                if materialized != "incremental" or not chunk_keys.isdigit():
+                    raise ModelError(
+                        f"{path}: build_chunk_keys is a positive number of scope keys, "
+                        "for incremental models"
+                    )
+                chunk_keys = int(chunk_keys)
             name = f"{layer}.{table}"
             if name in PROTECTED_TABLES:
                 raise ModelError(f"{path}: {name} is a source or reference table")
@@ -283,6 +301,7 @@ def discover_models(sql_dir: Path | None = None) -> list[Model]:
                     sql=sql,
                     path=path,
                     scope=scope,
+                    chunk_keys=chunk_keys or None,
                 )
             )
     models.extend(PYTHON_MODELS)
@@ -878,7 +897,10 @@ def _run_model(
         action = "incremental"
     else:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {model.name}")
-        conn.exec_driver_sql(f"CREATE TABLE {model.name} AS\n{model.sql}")
+        if model.chunk_keys and model.scope:
+            _create_in_chunks(conn, model)
+        else:
+            conn.exec_driver_sql(f"CREATE TABLE {model.name} AS\n{model.sql}")
         action = "rebuilt" if existed else "created"
     if model.materialized != "view":
         _analyze(conn, model.name)
@@ -888,6 +910,49 @@ def _run_model(
     seconds = time.monotonic() - started
     log.info("%s: %s, %s rows in %.2f s", model.name, action, rows, seconds)
     return ModelResult(model.name, model.materialized, action, rows, rows_written, seconds)
+
+
+def _create_in_chunks(conn: sa.Connection, model: Model) -> None:
+    """Create an incremental model over its full scope, ``chunk_keys`` keys at a time.
+
+    The model's SQL joins its scope, so filling the scope table with one slice of
+    the keys after another builds the same rows as one statement over all of them,
+    while each statement sorts and joins only its slice. Per-key models with
+    window functions (``core.buyer_facts``) otherwise outgrow memory on large
+    warehouses and spill: 24.8x the time for 10x the data at 10M order lines.
+    The scope table holds every key again afterwards.
+    """
+    assert model.scope is not None and model.chunk_keys
+    keys = ", ".join(_columns(conn, *model.scope.split(".")))
+    total = _count(conn, model.scope)
+    chunks = max(1, -(-total // model.chunk_keys))
+    if chunks == 1:
+        conn.exec_driver_sql(f"CREATE TABLE {model.name} AS\n{model.sql}")
+        return
+    every = f"{model.scope}_every_key"
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {every}")
+    conn.exec_driver_sql(
+        f"CREATE TABLE {every} AS SELECT {keys}, "  # noqa: S608 - identifiers only
+        f"NTILE({chunks}) OVER (ORDER BY {keys}) AS build_chunk FROM {model.scope}"
+    )
+    for chunk in range(1, chunks + 1):
+        conn.exec_driver_sql(f"DELETE FROM {model.scope}")  # noqa: S608
+        conn.exec_driver_sql(
+            f"INSERT INTO {model.scope} SELECT {keys} FROM {every} "  # noqa: S608
+            f"WHERE build_chunk = {chunk}"
+        )
+        _analyze(conn, model.scope)
+        if chunk == 1:
+            conn.exec_driver_sql(f"CREATE TABLE {model.name} AS\n{model.sql}")
+        else:
+            conn.exec_driver_sql(
+                f"INSERT INTO {model.name} SELECT * FROM (\n{model.sql}\n) AS model_rows"  # noqa: S608
+            )
+        log.debug("%s: chunk %d of %d built", model.name, chunk, chunks)
+    conn.exec_driver_sql(f"DELETE FROM {model.scope}")  # noqa: S608
+    conn.exec_driver_sql(f"INSERT INTO {model.scope} SELECT {keys} FROM {every}")  # noqa: S608
+    conn.exec_driver_sql(f"DROP TABLE {every}")
+    _analyze(conn, model.scope)
 
 
 def _count(conn: sa.Connection, table: str) -> int:
