@@ -205,7 +205,7 @@ PERSISTENT = {
 
 @pytest.mark.parametrize("fault", sorted(PERSISTENT))
 def test_persistent_api_fault_fails_loudly_then_the_next_run_repairs(
-    fault, duckdb_warehouse, sandbox, world, clean
+    fault, duckdb_warehouse, sandbox, world, clean, caplog
 ):
     reference = clean("duckdb")
     wh = duckdb_warehouse
@@ -220,7 +220,11 @@ def test_persistent_api_fault_fails_loudly_then_the_next_run_repairs(
     finally:
         http.delete("/sandbox/faults").raise_for_status()
         http.close()
-    assert fired == 8, failed.value  # every attempt the session allows, then it gave up
+    # Every attempt the session allows, then it gave up. The sandbox's access tokens
+    # expire on its time-scaled clock: an attempt may instead meet an expired token
+    # (a 403, refreshed and retried), which the fault rule never sees.
+    refreshed = sum("SellingApiForbiddenException 403" in r.getMessage() for r in caplog.records)
+    assert fired + refreshed == 8 and refreshed <= 1, (failed.value, refreshed)
     # The orders group before it committed, audited; refunds and messages never loaded.
     counts = kit.core_counts(wh)
     assert counts == {
