@@ -443,9 +443,18 @@ def test_a_model_built_in_chunks_of_its_scope_equals_one_statement(built, tmp_pa
         assert not runner._table_exists(conn, "staging.scope_buyers_every_key")
 
 
-def test_build_chunk_keys_must_be_a_count_on_an_incremental_model(tmp_path):
+@pytest.mark.parametrize(
+    ("model", "value"),
+    [("marts/reply_window", "10"), ("core/buyer_facts", "0"), ("core/buyer_facts", "many")],
+)
+def test_build_chunk_keys_must_be_a_count_on_an_incremental_model(tmp_path, model, value):
     sql_dir = _copy_sql_dir(tmp_path)
-    path = sql_dir / "marts" / "reply_window.sql"
-    path.write_text("-- build_chunk_keys: 10\n" + path.read_text(encoding="utf-8"))
+    path = sql_dir / f"{model}.sql"
+    text = "\n".join(
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if not line.startswith("-- build_chunk_keys:")
+    )
+    path.write_text(f"-- build_chunk_keys: {value}\n" + text)
     with pytest.raises(runner.ModelError, match="build_chunk_keys"):
         runner.discover_models(sql_dir)

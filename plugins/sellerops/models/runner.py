@@ -283,7 +283,8 @@ def discover_models(sql_dir: Path | None = None) -> list[Model]:
                 raise ModelError(f"{path}: incremental models, and only they, name a scope")
             chunk_keys = header.get("build_chunk_keys")
             if chunk_keys is not None:
-                if materialized != "incremental" or not chunk_keys.isdigit():
+                positive = chunk_keys.isdigit() and int(chunk_keys) > 0
+                if materialized != "incremental" or not positive:
                     raise ModelError(
                         f"{path}: build_chunk_keys is a positive number of scope keys, "
                         "for incremental models"
@@ -301,7 +302,7 @@ def discover_models(sql_dir: Path | None = None) -> list[Model]:
                     sql=sql,
                     path=path,
                     scope=scope,
-                    chunk_keys=chunk_keys or None,
+                    chunk_keys=chunk_keys,
                 )
             )
     models.extend(PYTHON_MODELS)
@@ -884,9 +885,7 @@ def _run_model(
             f"DELETE FROM {model.name} WHERE ({keys}) IN "  # noqa: S608 - identifiers only
             f"(SELECT {keys} FROM {model.scope})"
         )
-        conn.exec_driver_sql(
-            f"INSERT INTO {model.name} SELECT * FROM (\n{model.sql}\n) AS model_rows"  # noqa: S608
-        )
+        _insert_model_rows(conn, model)
         # DuckDB reports no rowcount for INSERT ... SELECT: count the scope's rows.
         rows_written = int(
             conn.exec_driver_sql(
@@ -897,7 +896,7 @@ def _run_model(
         action = "incremental"
     else:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {model.name}")
-        if model.chunk_keys and model.scope:
+        if model.chunk_keys:
             _create_in_chunks(conn, model)
         else:
             conn.exec_driver_sql(f"CREATE TABLE {model.name} AS\n{model.sql}")
@@ -910,6 +909,13 @@ def _run_model(
     seconds = time.monotonic() - started
     log.info("%s: %s, %s rows in %.2f s", model.name, action, rows, seconds)
     return ModelResult(model.name, model.materialized, action, rows, rows_written, seconds)
+
+
+def _insert_model_rows(conn: sa.Connection, model: Model) -> None:
+    """Append the rows the model's SQL gives for the keys now in its scope table."""
+    conn.exec_driver_sql(
+        f"INSERT INTO {model.name} SELECT * FROM (\n{model.sql}\n) AS model_rows"  # noqa: S608
+    )
 
 
 def _create_in_chunks(conn: sa.Connection, model: Model) -> None:
@@ -945,9 +951,7 @@ def _create_in_chunks(conn: sa.Connection, model: Model) -> None:
         if chunk == 1:
             conn.exec_driver_sql(f"CREATE TABLE {model.name} AS\n{model.sql}")
         else:
-            conn.exec_driver_sql(
-                f"INSERT INTO {model.name} SELECT * FROM (\n{model.sql}\n) AS model_rows"  # noqa: S608
-            )
+            _insert_model_rows(conn, model)
         log.debug("%s: chunk %d of %d built", model.name, chunk, chunks)
     conn.exec_driver_sql(f"DELETE FROM {model.scope}")  # noqa: S608
     conn.exec_driver_sql(f"INSERT INTO {model.scope} SELECT {keys} FROM {every}")  # noqa: S608

@@ -596,8 +596,8 @@ def build_docs_index(docs_dir: str | os.PathLike[str]) -> Path:
     """Rebuild the Data Docs index page of ``docs_dir`` (every stored validation run).
 
     :func:`validate_batch` writes each batch's page but not the index, which reads
-    every stored result: a run builds it once at its end (``sellerops ingest``,
-    ``import-report``, the ingest DAG's tasks, the demo).
+    every stored result: a run builds it once at its end (``sellerops ingest``, the
+    ingest DAG's ``summarise`` task, the demo).
     """
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
