@@ -45,6 +45,7 @@ from bench.common import (
     machine,
     not_measured,
     pg_unavailable,
+    progress,
     rnd,
     throwaway_pg_database,
 )
@@ -149,6 +150,7 @@ def _load_world(
     accounts = []
     products = []
     world_end = None
+    progress(f"{wh.dialect}: generate and load {_millions(lines)} order lines")
     for world in _account_worlds(lines, days, seed):
         with watch("generate_and_map"):
             frames = worldcore.core_frames(world)
@@ -187,11 +189,14 @@ def _load_world(
 def _build(wh, data: dict, *, full_refresh: bool) -> tuple[float, object]:
     from sellerops.models import runner
 
+    progress(f"{wh.dialect}: build ({'full' if full_refresh else 'as due'})")
     started = time.perf_counter()
     report = runner.build(
         wh, accounts=data["accounts"], catalog_path=data["catalog"], full_refresh=full_refresh
     )
-    return time.perf_counter() - started, report
+    seconds = time.perf_counter() - started
+    progress(f"{wh.dialect}: {report.mode} build took {seconds:.1f} s")
+    return seconds, report
 
 
 class _ModelTimes(logging.Handler):
@@ -366,6 +371,7 @@ def _large_builds(sizes: Sizes, folder: Path) -> dict:
     with watch("snapshot"):
         _snapshot(wh, relations)
     full_seconds, full = _build(wh, data, full_refresh=True)
+    progress("compare the incremental build with the full rebuild")
     with watch("compare"):
         comparison = _compare(wh, relations)
     wh.dispose()

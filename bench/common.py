@@ -158,6 +158,14 @@ class Stopwatch:
             )
 
 
+PROGRESS_PREFIX = "[bench-progress] "
+
+
+def progress(message: str) -> None:
+    """Tell the operator what a long benchmark is doing (``bench.run`` shows it live)."""
+    print(f"{PROGRESS_PREFIX}{message}", file=sys.stderr, flush=True)
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     value = fn()
@@ -258,12 +266,15 @@ def run_child(
     env: dict[str, str] | None = None,
     cwd: str | Path | None = None,
     timeout: float = 3600.0,
+    on_progress: Callable[[str], None] | None = None,
 ) -> ChildRun:
     """Run a command and return its own peak RSS and wall time.
 
     The command runs under ``bench/spawn_measured.py``, a small launcher that
     forks it and reports ``wait4``'s peak: forked from this (possibly large)
     process directly, the command would inherit our resident set as its peak.
+    Lines the command writes with :func:`progress` go to ``on_progress`` as they
+    come (and, like all of its stderr, into the result).
     """
     with (
         tempfile.TemporaryFile("w+b") as out,
@@ -276,17 +287,25 @@ def run_child(
         proc = subprocess.Popen(
             [*launcher, str(rss_file), *argv],
             stdout=out,
-            stderr=err,
+            stderr=subprocess.PIPE,
             env=env,
             cwd=cwd,
             start_new_session=True,
         )
+        reader = threading.Thread(
+            target=_copy_stderr, args=(proc.stderr, err, on_progress), daemon=True
+        )
+        reader.start()
         timer = threading.Timer(timeout, lambda: _kill_group(proc.pid))
         timer.start()
         try:
             _, status, _ = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
+            # A grandchild left running could hold the pipe open: do not wait for it.
+            reader.join(timeout=30)
+            if not reader.is_alive():
+                proc.stderr.close()
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
         out.seek(0)
@@ -302,6 +321,15 @@ def run_child(
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
         )
+
+
+def _copy_stderr(pipe, sink, on_progress: Callable[[str], None] | None) -> None:
+    """Keep a child's stderr whole in ``sink``; hand its progress lines on as they come."""
+    prefix = PROGRESS_PREFIX.encode()
+    for line in iter(pipe.readline, b""):
+        sink.write(line)
+        if on_progress is not None and line.startswith(prefix):
+            on_progress(line[len(prefix) :].decode("utf-8", "replace").rstrip())
 
 
 def _kill_group(pid: int) -> None:

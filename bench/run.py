@@ -93,6 +93,10 @@ def _run_benchmark(benchmark: Benchmark, sizes_name: str, timeout: float) -> lis
     with tempfile.TemporaryDirectory(prefix="sellerops-bench-") as folder:
         out = Path(folder) / "rows.json"
         started = time.perf_counter()
+
+        def show(message: str) -> None:
+            print(f"    {time.perf_counter() - started:6.0f} s  {message}", flush=True)
+
         child = run_child(
             [
                 sys.executable,
@@ -108,6 +112,7 @@ def _run_benchmark(benchmark: Benchmark, sizes_name: str, timeout: float) -> lis
             env=child_env(),
             cwd=PROJECT_ROOT,
             timeout=timeout,
+            on_progress=show,
         )
         seconds = time.perf_counter() - started
         if child.returncode == 0 and out.exists():
@@ -212,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SellerOps benchmarks, sizes {args.sizes}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine()}", flush=True)
     for benchmark in _selected(args.only):
-        print(f"  {'/'.join(benchmark.ids)} {benchmark.what} ...", end=" ", flush=True)
+        print(f"  {'/'.join(benchmark.ids)} {benchmark.what} ...", flush=True)
         bench_rows = _run_benchmark(benchmark, args.sizes, args.timeout)
         rows += bench_rows
         seconds = bench_rows[0]["detail"]["run"]["benchmark_seconds"]
@@ -220,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = "; ".join(
             f"{r['id']} {_figure_text(r)} {r['unit']} {_met_text(r)}".strip() for r in bench_rows
         )
-        print(f"{'FAILED' if failed else 'done'} in {seconds:.0f} s: {figures}", flush=True)
+        print(f"    {'FAILED' if failed else 'done'} in {seconds:.0f} s: {figures}", flush=True)
     merged = _merge(args.out, rows) if args.only else rows
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(merged, indent=1, default=str) + "\n", encoding="utf-8")

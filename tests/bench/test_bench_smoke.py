@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"id", "what", "figure", "unit", "target", "met", "detail"}
 
 
-def run_bench(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> list[dict]:
+def run_bench(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, stdout: list | None = None
+) -> list[dict]:
     out = tmp_path / "results.json"
     result = subprocess.run(
         [sys.executable, "-m", "bench.run", "--sizes", "tiny", "--out", str(out), *args],
@@ -35,6 +37,8 @@ def run_bench(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> 
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "id" in result.stdout and "met" in result.stdout  # the table was printed
+    if stdout is not None:
+        stdout.append(result.stdout)
     return json.loads(out.read_text(encoding="utf-8"))
 
 
@@ -107,8 +111,30 @@ def test_a_partial_run_replaces_its_rows_and_keeps_the_others(tmp_path):
 
 @pytest.mark.slow
 def test_every_benchmark_at_tiny_size(tmp_path):
-    rows = run_bench(tmp_path)
+    printed: list[str] = []
+    rows = run_bench(tmp_path, stdout=printed)
     check_rows(rows)
+    # The long benchmark shows its phases while it runs (between its header and result).
+    b3 = printed[0].split("B3/B4 model build")[1].split("done in")[0]
+    phases = [line.split(" s  ", 1)[1] for line in b3.splitlines() if " s  " in line]
+    # tiny sizes: 3k lines on each database, then the 30k world of B4 (bench/common.py)
+    assert [p.split(" took ")[0] for p in phases] == [
+        "duckdb: generate and load 3k order lines",
+        "duckdb: build (full)",
+        "duckdb: full build",
+        "postgresql: generate and load 3k order lines",
+        "postgresql: build (full)",
+        "postgresql: full build",
+        "duckdb: generate and load 30k order lines",
+        "duckdb: build (as due)",
+        "duckdb: full build",  # the first build of an empty model set is a full one
+        "duckdb: build (as due)",
+        "duckdb: incremental build",
+        "duckdb: build (full)",
+        "duckdb: full build",
+        "compare the incremental build with the full rebuild",
+    ], phases
+    assert all(float(p.split(" took ")[1].removesuffix(" s")) > 0 for p in phases if " took " in p)
     assert {r["id"] for r in rows} == set(ALL_IDS)
     assert all(r["figure"] is not None for r in rows), [r for r in rows if r["figure"] is None]
     first = {}
@@ -141,3 +167,38 @@ def test_a_child_reports_its_own_peak_not_the_parents(tmp_path):
     failing = run_child([sys.executable, "-c", "raise SystemExit(3)"])
     assert failing.returncode == 3 and failing.max_rss_mb < 100
     del held
+
+
+def test_a_child_s_progress_lines_arrive_as_they_come_and_stderr_stays_whole(tmp_path):
+    from bench.common import PROGRESS_PREFIX, run_child
+
+    # The child waits for the parent to have seen its first line: a relay that only
+    # read stderr at the end would leave it waiting (and the child exits 1).
+    seen_file = tmp_path / "seen"
+    script = (
+        "import pathlib, sys, time\n"
+        f"print({PROGRESS_PREFIX!r} + 'phase one', file=sys.stderr, flush=True)\n"
+        "print('a warning', file=sys.stderr, flush=True)\n"
+        "deadline = time.monotonic() + 20\n"
+        f"while not pathlib.Path({str(seen_file)!r}).exists():\n"
+        "    if time.monotonic() > deadline:\n"
+        "        sys.exit(1)\n"
+        "    time.sleep(0.01)\n"
+        f"print({PROGRESS_PREFIX!r} + 'phase two', file=sys.stderr, flush=True)\n"
+        "print('the output')\n"
+    )
+    seen: list[str] = []
+
+    def on_progress(message: str) -> None:
+        seen.append(message)
+        seen_file.touch()
+
+    child = run_child([sys.executable, "-c", script], on_progress=on_progress)
+    assert child.returncode == 0, child.stderr
+    assert seen == ["phase one", "phase two"]
+    assert child.stderr.splitlines() == [
+        f"{PROGRESS_PREFIX}phase one",
+        "a warning",
+        f"{PROGRESS_PREFIX}phase two",
+    ]
+    assert child.stdout == "the output\n"
