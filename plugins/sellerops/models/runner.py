@@ -899,7 +899,7 @@ def _run_model(
         if model.chunk_keys:
             _create_in_chunks(conn, model)
         else:
-            conn.exec_driver_sql(f"CREATE TABLE {model.name} AS\n{model.sql}")
+            _create_model_table(conn, model)
         action = "rebuilt" if existed else "created"
     if model.materialized != "view":
         _analyze(conn, model.name)
@@ -909,6 +909,11 @@ def _run_model(
     seconds = time.monotonic() - started
     log.info("%s: %s, %s rows in %.2f s", model.name, action, rows, seconds)
     return ModelResult(model.name, model.materialized, action, rows, rows_written, seconds)
+
+
+def _create_model_table(conn: sa.Connection, model: Model) -> None:
+    """Create the model's table from the rows its SQL gives (for its scope's keys)."""
+    conn.exec_driver_sql(f"CREATE TABLE {model.name} AS\n{model.sql}")
 
 
 def _insert_model_rows(conn: sa.Connection, model: Model) -> None:
@@ -933,30 +938,31 @@ def _create_in_chunks(conn: sa.Connection, model: Model) -> None:
     total = _count(conn, model.scope)
     chunks = max(1, -(-total // model.chunk_keys))
     if chunks == 1:
-        conn.exec_driver_sql(f"CREATE TABLE {model.name} AS\n{model.sql}")
+        _create_model_table(conn, model)
         return
     every = f"{model.scope}_every_key"
+
+    def fill_scope(where: str = "") -> None:
+        conn.exec_driver_sql(f"DELETE FROM {model.scope}")  # noqa: S608
+        conn.exec_driver_sql(
+            f"INSERT INTO {model.scope} SELECT {keys} FROM {every} {where}"  # noqa: S608
+        )
+        _analyze(conn, model.scope)
+
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {every}")
     conn.exec_driver_sql(
         f"CREATE TABLE {every} AS SELECT {keys}, "  # noqa: S608 - identifiers only
         f"NTILE({chunks}) OVER (ORDER BY {keys}) AS build_chunk FROM {model.scope}"
     )
     for chunk in range(1, chunks + 1):
-        conn.exec_driver_sql(f"DELETE FROM {model.scope}")  # noqa: S608
-        conn.exec_driver_sql(
-            f"INSERT INTO {model.scope} SELECT {keys} FROM {every} "  # noqa: S608
-            f"WHERE build_chunk = {chunk}"
-        )
-        _analyze(conn, model.scope)
+        fill_scope(f"WHERE build_chunk = {chunk}")
         if chunk == 1:
-            conn.exec_driver_sql(f"CREATE TABLE {model.name} AS\n{model.sql}")
+            _create_model_table(conn, model)
         else:
             _insert_model_rows(conn, model)
         log.debug("%s: chunk %d of %d built", model.name, chunk, chunks)
-    conn.exec_driver_sql(f"DELETE FROM {model.scope}")  # noqa: S608
-    conn.exec_driver_sql(f"INSERT INTO {model.scope} SELECT {keys} FROM {every}")  # noqa: S608
+    fill_scope()
     conn.exec_driver_sql(f"DROP TABLE {every}")
-    _analyze(conn, model.scope)
 
 
 def _count(conn: sa.Connection, table: str) -> int:
